@@ -1,0 +1,51 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Targets follow docs in ../shared/DESIGN.md §2, lowest first.
+let package = Package(
+    name: "swift-omni",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "omni", targets: ["omni"]),
+        .library(name: "OmniTensor", targets: ["OmniTensor"]),
+        .library(name: "OmniWeights", targets: ["OmniWeights"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
+        .target(
+            name: "CKernels",
+            path: "Sources/CKernels",
+            cSettings: [.unsafeFlags(["-O3", "-fno-math-errno"])]
+        ),
+        .target(
+            name: "OmniTensor",
+            dependencies: ["CKernels", "COpenBLAS"],
+            swiftSettings: [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]
+        ),
+        .target(name: "OmniWeights", dependencies: ["OmniTensor"]),
+        .target(name: "OmniTokenizer"),
+        .target(name: "OmniModels", dependencies: ["OmniTensor", "OmniWeights"]),
+        .target(name: "OmniEngine", dependencies: ["OmniModels"]),
+        .target(name: "OmniPipeline", dependencies: ["OmniEngine", "OmniTokenizer"]),
+        .target(name: "OmniServer", dependencies: ["OmniPipeline"]),
+        .target(name: "OmniBench", dependencies: ["OmniTensor", "CKernels"]),
+        .executableTarget(
+            name: "omni",
+            dependencies: [
+                "OmniPipeline", "OmniServer", "OmniBench",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .testTarget(name: "OmniTensorTests", dependencies: ["OmniTensor", "OmniWeights", "CKernels"]),
+        .testTarget(name: "OmniWeightsTests", dependencies: ["OmniWeights"]),
+    ]
+)

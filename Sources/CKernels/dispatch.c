@@ -1,0 +1,111 @@
+// Run-time ISA selection and the public entry points of ckernels.h.
+#include "kernels.h"
+#include <stdlib.h>
+#include <strings.h>
+#include <math.h>
+
+static int detect(void) {
+#if defined(__x86_64__)
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
+        __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        return OMNI_ISA_AVX512;
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+        return OMNI_ISA_AVX2;
+#endif
+    return OMNI_ISA_PORTABLE;
+}
+
+static int g_detected = -1;
+static int g_active = -1;
+static const omni_kernel_table *g_table = 0;
+
+static const omni_kernel_table *table_for(int level) {
+#if defined(__x86_64__)
+    if (level == OMNI_ISA_AVX512) return &omni_avx512_kernels;
+    if (level == OMNI_ISA_AVX2) return &omni_avx2_kernels;
+#endif
+    (void)level;
+    return &omni_portable_kernels;
+}
+
+static void init_once(void) {
+    if (__atomic_load_n(&g_table, __ATOMIC_ACQUIRE)) return;
+    int d = detect();
+    int level = d;
+    const char *env = getenv("OMNI_CPU_ISA");
+    if (env) {
+        if (!strcasecmp(env, "portable")) level = OMNI_ISA_PORTABLE;
+        else if (!strcasecmp(env, "avx2")) level = OMNI_ISA_AVX2;
+        else if (!strcasecmp(env, "avx512")) level = OMNI_ISA_AVX512;
+        if (level > d) level = d;
+    }
+    __atomic_store_n(&g_detected, d, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_active, level, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_table, table_for(level), __ATOMIC_RELEASE);
+}
+
+static inline const omni_kernel_table *K(void) {
+    const omni_kernel_table *t = __atomic_load_n(&g_table, __ATOMIC_ACQUIRE);
+    if (__builtin_expect(t != 0, 1)) return t;
+    init_once();
+    return g_table;
+}
+
+int omni_isa_detected(void) { K(); return g_detected; }
+int omni_isa_active(void) { K(); return g_active; }
+int omni_isa_set(int level) {
+    K();
+    if (level < 0) level = 0;
+    if (level > g_detected) level = g_detected;
+    __atomic_store_n(&g_active, level, __ATOMIC_RELEASE);
+    __atomic_store_n(&g_table, table_for(level), __ATOMIC_RELEASE);
+    return level;
+}
+int omni_cpu_has_avx512bf16(void) {
+#if defined(__x86_64__) && defined(__clang__)
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("avx512bf16");
+#else
+    return 0;
+#endif
+}
+
+void omni_bf16_to_f32(const uint16_t *s, float *d, size_t n) { K()->bf16_to_f32(s, d, n); }
+void omni_f32_to_bf16(const float *s, uint16_t *d, size_t n) { K()->f32_to_bf16(s, d, n); }
+void omni_f16_to_f32(const uint16_t *s, float *d, size_t n) { K()->f16_to_f32(s, d, n); }
+void omni_f32_to_f16(const float *s, uint16_t *d, size_t n) { K()->f32_to_f16(s, d, n); }
+void omni_to_f32(const void *src, int dtype, float *dst, size_t n) {
+    switch (dtype) {
+    case OMNI_DT_BF16: K()->bf16_to_f32((const uint16_t *)src, dst, n); return;
+    case OMNI_DT_F16: K()->f16_to_f32((const uint16_t *)src, dst, n); return;
+    default: if (dst != src) memmove(dst, src, n * sizeof(float)); return;
+    }
+}
+float omni_dot_f32(const float *a, const float *b, size_t n) { return K()->dot_f32(a, b, n); }
+void omni_gemv(const void *w, int dt, size_t ldw, const float *x, float *y, size_t rows, size_t k) {
+    K()->gemv(w, dt, ldw, x, y, rows, k);
+}
+double omni_sumsq_f32(const float *x, size_t n) { return K()->sumsq_f32(x, n); }
+void omni_binary_f32(int op, const float *a, const float *b, size_t bs, float *o, size_t n) { K()->binary_f32(op, a, b, bs, o, n); }
+void omni_unary_f32(int op, const float *x, float *o, size_t n) { K()->unary_f32(op, x, o, n); }
+void omni_axpy_f32(float a, const float *x, float *y, size_t n) { K()->axpy_f32(a, x, y, n); }
+void omni_scale_f32(float *x, float s, size_t n) { K()->scale_f32(x, s, n); }
+void omni_softmax_f32(float *x, size_t n) { K()->softmax_f32(x, n); }
+uint64_t omni_read_checksum(const void *p, size_t bytes) { return K()->read_checksum(p, bytes); }
+
+void omni_rmsnorm_f32(const float *x, const void *w, int wdtype, float *out, size_t n, float eps) {
+    const omni_kernel_table *k = K();
+    // torch: x * rsqrt(mean(x^2) + eps), all in f32
+    const float inv = 1.0f / sqrtf((float)(k->sumsq_f32(x, n) / (double)n) + eps);
+    if (!w) { for (size_t i = 0; i < n; i++) out[i] = x[i] * inv; return; }
+    if (wdtype == OMNI_DT_F32) {
+        const float *wf = (const float *)w;
+        for (size_t i = 0; i < n; i++) out[i] = wf[i] * (x[i] * inv);
+    } else {
+        const uint16_t *h = (const uint16_t *)w;
+        for (size_t i = 0; i < n; i++)
+            out[i] = (wdtype == OMNI_DT_BF16 ? omni_bf16_bits_to_f32(h[i]) : omni_f16_bits_to_f32(h[i])) * (x[i] * inv);
+    }
+}

@@ -1,0 +1,84 @@
+// Hot CPU loops for the tensor runtime. Each entry point dispatches at run time to the widest
+// instruction set the CPU has (AVX-512, AVX2+FMA, or portable C), so one binary runs on any
+// x86-64 and the same source builds on aarch64. The kernels hold no state beyond the ISA choice.
+#ifndef OMNI_CKERNELS_H
+#define OMNI_CKERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/// Instruction-set levels, lowest first.
+typedef enum {
+    OMNI_ISA_PORTABLE = 0,
+    OMNI_ISA_AVX2 = 1,     // AVX2 + FMA + F16C
+    OMNI_ISA_AVX512 = 2,   // AVX-512 F/BW/VL (+ BF16 dot products where the CPU has them)
+} omni_isa;
+
+/// Storage dtypes a kernel can read weights from.
+typedef enum {
+    OMNI_DT_F32 = 0,
+    OMNI_DT_BF16 = 1,
+    OMNI_DT_F16 = 2,
+} omni_dtype;
+
+/// The widest level this CPU supports.
+int omni_isa_detected(void);
+/// The level kernels use now (starts as detected, or OMNI_CPU_ISA=portable|avx2|avx512 if lower).
+int omni_isa_active(void);
+/// Selects a level; values above the detected level are clamped. Returns the level in force.
+int omni_isa_set(int level);
+/// Whether the CPU has AVX512_BF16 (vdpbf16ps); informative only, results never depend on it.
+int omni_cpu_has_avx512bf16(void);
+
+// ---- dtype conversion (IEEE round-to-nearest-even, bit-exact with torch) ----
+void omni_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
+void omni_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
+void omni_f16_to_f32(const uint16_t *src, float *dst, size_t n);
+void omni_f32_to_f16(const float *src, uint16_t *dst, size_t n);
+/// Converts n values of `dtype` at `src` to f32.
+void omni_to_f32(const void *src, int dtype, float *dst, size_t n);
+
+// ---- reductions and dot products ----
+float omni_dot_f32(const float *a, const float *b, size_t n);
+/// y[r] = sum_k w[r*ldw + k] * x[k] for r in [0, rows), w in `wdtype`, accumulation in f32.
+void omni_gemv(const void *w, int wdtype, size_t ldw, const float *x, float *y, size_t rows, size_t k);
+/// Sum of squares, accumulated in f32 lanes and reduced in double.
+double omni_sumsq_f32(const float *x, size_t n);
+
+// ---- elementwise (contiguous f32) ----
+typedef enum { OMNI_ADD = 0, OMNI_SUB = 1, OMNI_MUL = 2, OMNI_DIV = 3, OMNI_MAX = 4, OMNI_MIN = 5, OMNI_POW = 6 } omni_binary_op;
+/// out[i] = a[i] op b[i * b_step]; b_step 0 broadcasts one value. `out` may alias `a`.
+void omni_binary_f32(int op, const float *a, const float *b, size_t b_step, float *out, size_t n);
+
+typedef enum {
+    OMNI_SILU = 0, OMNI_GELU_ERF = 1, OMNI_GELU_TANH = 2, OMNI_SIGMOID = 3, OMNI_TANH = 4,
+    OMNI_EXP = 5, OMNI_NEG = 6, OMNI_SQRT = 7, OMNI_RSQRT = 8, OMNI_RELU = 9, OMNI_ABS = 10,
+    OMNI_LOG = 11, OMNI_SIN = 12, OMNI_COS = 13, OMNI_SQUARE = 14, OMNI_RECIP = 15,
+} omni_unary_op;
+/// out[i] = f(x[i]); `out` may alias `x`.
+void omni_unary_f32(int op, const float *x, float *out, size_t n);
+
+/// y[i] += a * x[i]
+void omni_axpy_f32(float a, const float *x, float *y, size_t n);
+/// x[i] *= s
+void omni_scale_f32(float *x, float s, size_t n);
+
+/// Reads `bytes` (a multiple of 64) and returns a checksum, at full memory speed: the read
+/// bandwidth probe of `omni bench machine`.
+uint64_t omni_read_checksum(const void *p, size_t bytes);
+
+// ---- normalisation ----
+/// Numerically stable softmax of one row, in place.
+void omni_softmax_f32(float *x, size_t n);
+/// out = x * rsqrt(mean(x^2) + eps) * w (w in `wdtype`, or none when w is NULL).
+void omni_rmsnorm_f32(const float *x, const void *w, int wdtype, float *out, size_t n, float eps);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

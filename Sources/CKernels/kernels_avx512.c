@@ -1,0 +1,144 @@
+// AVX-512 (F, BW, VL) kernels (x86-64 only). bf16 weights are widened to f32 in registers and
+// multiplied against f32 activations, so results match the f32 reference exactly as the
+// portable level does; no f32 copy of a weight matrix is ever made.
+#if defined(__x86_64__)
+#include "kernels.h"
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))), apply_to = function)
+
+#define KSUFFIX(name) avx512_##name
+#include "loops.inc"
+
+static inline __m512 load_bf16x16(const uint16_t *p) {
+    __m256i h = _mm256_loadu_si256((const __m256i *)p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+static inline __m512 load_bf16x16_mask(const uint16_t *p, __mmask16 m) {
+    __m256i h = _mm256_maskz_loadu_epi16(m, p);
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+static inline __m512 load_f16x16(const uint16_t *p) {
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p));
+}
+static inline __m512 load_f16x16_mask(const uint16_t *p, __mmask16 m) {
+    return _mm512_cvtph_ps(_mm256_maskz_loadu_epi16(m, p));
+}
+static inline __mmask16 tail_mask(size_t r) { return (__mmask16)((1u << r) - 1u); }
+
+static void avx512_bf16_to_f32(const uint16_t *s, float *d, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, load_bf16x16(s + i));
+    if (i < n) { __mmask16 m = tail_mask(n - i); _mm512_mask_storeu_ps(d + i, m, load_bf16x16_mask(s + i, m)); }
+}
+
+static void avx512_f32_to_bf16(const float *s, uint16_t *d, size_t n) {
+    const __m512i bias = _mm512_set1_epi32(0x7FFF), one = _mm512_set1_epi32(1), qnan = _mm512_set1_epi32(0x7FC0);
+    size_t i = 0;
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : tail_mask(n - i);
+        __m512 f = _mm512_maskz_loadu_ps(m, s + i);
+        __m512i u = _mm512_castps_si512(f);
+        __m512i r = _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one)));
+        r = _mm512_srli_epi32(r, 16);
+        __mmask16 isnan = _mm512_cmp_ps_mask(f, f, _CMP_UNORD_Q);
+        r = _mm512_mask_mov_epi32(r, isnan, qnan);
+        _mm256_mask_storeu_epi16(d + i, m, _mm512_cvtepi32_epi16(r));
+    }
+}
+
+static void avx512_f16_to_f32(const uint16_t *s, float *d, size_t n) {
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(d + i, load_f16x16(s + i));
+    if (i < n) { __mmask16 m = tail_mask(n - i); _mm512_mask_storeu_ps(d + i, m, load_f16x16_mask(s + i, m)); }
+}
+
+static void avx512_f32_to_f16(const float *s, uint16_t *d, size_t n) {
+    size_t i = 0;
+    for (; i < n; i += 16) {
+        __mmask16 m = n - i >= 16 ? (__mmask16)0xFFFF : tail_mask(n - i);
+        __m256i h = _mm512_cvtps_ph(_mm512_maskz_loadu_ps(m, s + i), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        _mm256_mask_storeu_epi16(d + i, m, h);
+    }
+}
+
+static float avx512_dot_f32(const float *a, const float *b, size_t n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 64 <= n; i += 64) {
+        a0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), a0);
+        a1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), a1);
+        a2 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 32), _mm512_loadu_ps(b + i + 32), a2);
+        a3 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 48), _mm512_loadu_ps(b + i + 48), a3);
+    }
+    for (; i + 16 <= n; i += 16) a0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), a0);
+    if (i < n) {
+        __mmask16 m = tail_mask(n - i);
+        a1 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+#define DOT_HALF(LOAD, LOADM)                                                                    \
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;                                 \
+    size_t i = 0;                                                                                \
+    for (; i + 64 <= k; i += 64) {                                                               \
+        a0 = _mm512_fmadd_ps(LOAD(w + i), _mm512_loadu_ps(x + i), a0);                           \
+        a1 = _mm512_fmadd_ps(LOAD(w + i + 16), _mm512_loadu_ps(x + i + 16), a1);                 \
+        a2 = _mm512_fmadd_ps(LOAD(w + i + 32), _mm512_loadu_ps(x + i + 32), a2);                 \
+        a3 = _mm512_fmadd_ps(LOAD(w + i + 48), _mm512_loadu_ps(x + i + 48), a3);                 \
+    }                                                                                            \
+    for (; i + 16 <= k; i += 16) a0 = _mm512_fmadd_ps(LOAD(w + i), _mm512_loadu_ps(x + i), a0); \
+    if (i < k) {                                                                                 \
+        __mmask16 m = tail_mask(k - i);                                                          \
+        a1 = _mm512_fmadd_ps(LOADM(w + i, m), _mm512_maskz_loadu_ps(m, x + i), a1);              \
+    }                                                                                            \
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+
+static float avx512_dot_bf16(const uint16_t *w, const float *x, size_t k) { DOT_HALF(load_bf16x16, load_bf16x16_mask) }
+static float avx512_dot_f16(const uint16_t *w, const float *x, size_t k) { DOT_HALF(load_f16x16, load_f16x16_mask) }
+
+static void avx512_gemv(const void *w, int dt, size_t ldw, const float *x, float *y, size_t rows, size_t k) {
+    if (dt == OMNI_DT_F32) {
+        for (size_t r = 0; r < rows; r++) y[r] = avx512_dot_f32((const float *)w + r * ldw, x, k);
+    } else if (dt == OMNI_DT_BF16) {
+        for (size_t r = 0; r < rows; r++) y[r] = avx512_dot_bf16((const uint16_t *)w + r * ldw, x, k);
+    } else {
+        for (size_t r = 0; r < rows; r++) y[r] = avx512_dot_f16((const uint16_t *)w + r * ldw, x, k);
+    }
+}
+
+static double avx512_sumsq_f32(const float *x, size_t n) {
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+    size_t i = 0;
+    for (; i + 32 <= n; i += 32) {
+        __m512 v0 = _mm512_loadu_ps(x + i), v1 = _mm512_loadu_ps(x + i + 16);
+        a0 = _mm512_fmadd_ps(v0, v0, a0);
+        a1 = _mm512_fmadd_ps(v1, v1, a1);
+    }
+    float lanes[16];
+    _mm512_storeu_ps(lanes, _mm512_add_ps(a0, a1));
+    double s = 0;
+    for (int j = 0; j < 16; j++) s += lanes[j];
+    for (; i < n; i++) s += (double)x[i] * x[i];
+    return s;
+}
+
+const omni_kernel_table omni_avx512_kernels = {
+    .bf16_to_f32 = avx512_bf16_to_f32,
+    .f32_to_bf16 = avx512_f32_to_bf16,
+    .f16_to_f32 = avx512_f16_to_f32,
+    .f32_to_f16 = avx512_f32_to_f16,
+    .dot_f32 = avx512_dot_f32,
+    .gemv = avx512_gemv,
+    .sumsq_f32 = avx512_sumsq_f32,
+    .binary_f32 = avx512_binary_f32,
+    .unary_f32 = avx512_unary_f32,
+    .axpy_f32 = avx512_axpy_f32,
+    .scale_f32 = avx512_scale_f32,
+    .softmax_f32 = avx512_softmax_f32,
+    .read_checksum = avx512_read_checksum,
+};
+
+#pragma clang attribute pop
+#endif

@@ -1,0 +1,72 @@
+import Foundation
+import OmniEngine
+
+/// A supported architecture and the stages it runs as (DESIGN.md §3).
+public struct ArchitectureSpec: Sendable {
+    /// The `architectures[0]` of config.json or `_class_name` of model_index.json.
+    public var name: String
+    /// Stage kinds in graph order, e.g. [.ar] for an LM, [.ar, .ar, .generation] for an Omni model.
+    public var stages: [EngineKind]
+    public var summary: String
+}
+
+public enum ModelDirectoryError: Error, CustomStringConvertible {
+    case notADirectory(String)
+    case missingConfig(String)
+    case unreadableConfig(file: String, reason: String)
+    case unsupportedArchitecture(directory: String, name: String, supported: [String])
+
+    public var description: String {
+        switch self {
+        case .notADirectory(let path):
+            "\(path): not a model directory (expected a local Hugging Face directory; nothing is downloaded)"
+        case .missingConfig(let path):
+            "\(path): neither config.json (transformers) nor model_index.json (diffusers) found"
+        case .unreadableConfig(let file, let reason):
+            "\(file): \(reason)"
+        case .unsupportedArchitecture(let directory, let name, let supported):
+            "\(directory): architecture \"\(name)\" is not supported; supported: "
+                + (supported.isEmpty ? "none yet in this build" : supported.joined(separator: ", "))
+        }
+    }
+}
+
+/// The architectures this build serves, and the lookup from a model directory to one of them.
+public enum ModelRegistry {
+    /// Grows with each model issue.
+    public static let architectures: [ArchitectureSpec] = []
+
+    /// Names the architecture declared by a model directory and checks that it is supported.
+    public static func resolve(directory: String) throws -> ArchitectureSpec {
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), isDirectory.boolValue else {
+            throw ModelDirectoryError.notADirectory(directory)
+        }
+        let name = try declaredArchitecture(directory: directory)
+        guard let spec = architectures.first(where: { $0.name == name }) else {
+            throw ModelDirectoryError.unsupportedArchitecture(directory: directory, name: name, supported: architectures.map(\.name))
+        }
+        return spec
+    }
+
+    static func declaredArchitecture(directory: String) throws -> String {
+        let base = URL(fileURLWithPath: directory)
+        for (file, key) in [("config.json", "architectures"), ("model_index.json", "_class_name")] {
+            let url = base.appendingPathComponent(file)
+            guard FileManager.default.fileExists(atPath: url.path) else { continue }
+            let object: Any
+            do {
+                object = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
+            } catch {
+                throw ModelDirectoryError.unreadableConfig(file: url.path, reason: "not valid JSON (\(error.localizedDescription))")
+            }
+            guard let dict = object as? [String: Any] else {
+                throw ModelDirectoryError.unreadableConfig(file: url.path, reason: "top level must be a JSON object")
+            }
+            if let names = dict[key] as? [String], let first = names.first { return first }
+            if let name = dict[key] as? String { return name }
+            throw ModelDirectoryError.unreadableConfig(file: url.path, reason: "field \"\(key)\" is missing or not a string")
+        }
+        throw ModelDirectoryError.missingConfig(directory)
+    }
+}

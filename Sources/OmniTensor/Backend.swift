@@ -1,0 +1,107 @@
+/// Every compute operation runs through a `Backend`, so model code never asks where it runs.
+/// Floating results are f32 on CPU whatever the input dtypes (DESIGN.md §8); inputs may be any
+/// float dtype and any strided view. Shape errors are bugs in the caller (preconditions).
+public protocol Backend: AnyObject, Sendable {
+    var device: Device { get }
+
+    // Memory and dtype
+    /// The same values in a new contiguous tensor of the same dtype (or `x` if already contiguous).
+    func contiguous(_ x: Tensor) -> Tensor
+    /// The values converted to `dtype` (round-to-nearest-even for bf16/f16), contiguous.
+    func cast(_ x: Tensor, to dtype: DType) -> Tensor
+    /// Writes `source` (broadcast to `destination`'s shape) into the view `destination`.
+    func copy(_ source: Tensor, into destination: Tensor)
+
+    // Linear algebra
+    /// Batched matrix product `[..., m, k] x [..., k, n]`; batch dimensions broadcast.
+    func matmul(_ a: Tensor, _ b: Tensor) -> Tensor
+    /// `x @ weight^T + bias` with `weight` `[out, in]` in f32, bf16 or f16 (read as stored).
+    func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor
+    /// Scaled dot-product attention, `q [B, Hq, Sq, D]`, `k [B, Hkv, Sk, D]`, `v [B, Hkv, Sk, Dv]`,
+    /// Hq a multiple of Hkv (grouped-query attention). `mask` is additive (float) or boolean
+    /// (u8, nonzero = attend), broadcast to `[B, Hq, Sq, Sk]`.
+    func attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor?, causal: CausalMask?, scale: Float?) -> Tensor
+
+    // Elementwise
+    func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) -> Tensor
+    func binary(_ op: BinaryOp, _ a: Tensor, scalar: Float) -> Tensor
+    func unary(_ op: UnaryOp, _ x: Tensor) -> Tensor
+
+    // Reductions and normalisation
+    func softmax(_ x: Tensor, dim: Int) -> Tensor
+    func rmsNorm(_ x: Tensor, weight: Tensor?, eps: Float) -> Tensor
+    func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor
+    /// `x [N, C, *]` normalised over groups of C/groups channels and all spatial positions.
+    func groupNorm(_ x: Tensor, groups: Int, weight: Tensor?, bias: Tensor?, eps: Float) -> Tensor
+    /// Sum or mean over one dimension (kept with size 1 when `keepDim`).
+    func reduce(_ op: ReduceOp, _ x: Tensor, dim: Int, keepDim: Bool) -> Tensor
+
+    // Positional
+    /// Rotary embedding on the last dimension of `x [..., D]`. `cos`/`sin` `[..., R/2]` broadcast
+    /// against `x`'s leading dimensions; the first R features rotate, the rest pass through.
+    func rope(_ x: Tensor, cos: Tensor, sin: Tensor, layout: RopeLayout) -> Tensor
+    /// Rows of `table [V, D]` (any float dtype) for integer `ids`; result `[ids.shape..., D]` f32.
+    func embedding(_ table: Tensor, ids: Tensor) -> Tensor
+
+    // Shape
+    func concat(_ tensors: [Tensor], dim: Int) -> Tensor
+
+    // Convolution, resampling, pooling (channels-first, as torch)
+    func conv1d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int, dilation: Int, groups: Int) -> Tensor
+    func conv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int), dilation: (Int, Int), groups: Int) -> Tensor
+    /// Weight `[Cin, Cout/groups, K]`, as torch's ConvTranspose1d.
+    func convTranspose1d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int, padding: Int, outputPadding: Int, dilation: Int, groups: Int) -> Tensor
+    func convTranspose2d(_ x: Tensor, weight: Tensor, bias: Tensor?, stride: (Int, Int), padding: (Int, Int), outputPadding: (Int, Int), dilation: (Int, Int), groups: Int) -> Tensor
+    /// Resamples the spatial dimensions of `x [N, C, L]` or `[N, C, H, W]` to `size`.
+    func upsample(_ x: Tensor, size: [Int], mode: UpsampleMode) -> Tensor
+    /// Max or average pooling over the spatial dimensions of `[N, C, L]` or `[N, C, H, W]`
+    /// (average counts padding, as torch's default `count_include_pad=True`).
+    func pool(_ x: Tensor, kind: PoolKind, kernel: [Int], stride: [Int], padding: [Int]) -> Tensor
+}
+
+public enum BinaryOp: Int32, Sendable { case add = 0, sub, mul, div, maximum, minimum, pow }
+
+public enum UnaryOp: Int32, Sendable {
+    case silu = 0, geluErf, geluTanh, sigmoid, tanh, exp, neg, sqrt, rsqrt, relu, abs, log, sin, cos, square, reciprocal
+}
+
+public enum ReduceOp: Sendable { case sum, mean, max }
+
+/// How rotary pairs are laid out in the head dimension.
+public enum RopeLayout: Sendable {
+    /// Pairs `(i, i + R/2)`: HF's `rotate_half` (Llama, Qwen).
+    case halfSplit
+    /// Pairs `(2i, 2i + 1)`: the complex / interleaved form (GPT-J, Z-Image's DiT).
+    case interleaved
+}
+
+/// Causal masking of attention scores.
+public enum CausalMask: Sendable {
+    /// Query i sees keys 0...i (torch `is_causal=True`).
+    case topLeft
+    /// Query i sees keys 0...(Sk - Sq + i): the queries are the last Sq positions (KV-cache decode).
+    case bottomRight
+}
+
+public enum UpsampleMode: Sendable, Equatable {
+    case nearest
+    /// Linear / bilinear interpolation.
+    case linear(alignCorners: Bool)
+}
+
+public enum PoolKind: Sendable { case max, average }
+
+/// Convenience spellings for model code.
+extension Backend {
+    public func add(_ a: Tensor, _ b: Tensor) -> Tensor { binary(.add, a, b) }
+    public func sub(_ a: Tensor, _ b: Tensor) -> Tensor { binary(.sub, a, b) }
+    public func mul(_ a: Tensor, _ b: Tensor) -> Tensor { binary(.mul, a, b) }
+    public func div(_ a: Tensor, _ b: Tensor) -> Tensor { binary(.div, a, b) }
+    public func scale(_ a: Tensor, by s: Float) -> Tensor { binary(.mul, a, scalar: s) }
+    public func silu(_ x: Tensor) -> Tensor { unary(.silu, x) }
+    public func gelu(_ x: Tensor, approximateTanh: Bool = false) -> Tensor { unary(approximateTanh ? .geluTanh : .geluErf, x) }
+    public func sigmoid(_ x: Tensor) -> Tensor { unary(.sigmoid, x) }
+    public func tanh(_ x: Tensor) -> Tensor { unary(.tanh, x) }
+    public func exp(_ x: Tensor) -> Tensor { unary(.exp, x) }
+    public func toFloat32(_ x: Tensor) -> Tensor { x.dtype == .f32 ? contiguous(x) : cast(x, to: .f32) }
+}

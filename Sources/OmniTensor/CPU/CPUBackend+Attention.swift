@@ -1,0 +1,61 @@
+import CKernels
+
+extension CPUBackend {
+    public func attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor?, causal: CausalMask?, scale: Float?) -> Tensor {
+        precondition(query.rank == 4 && key.rank == 4 && value.rank == 4, "attention expects [B, H, S, D] tensors")
+        let batch = query.shape[0], qHeads = query.shape[1], qLen = query.shape[2], headDim = query.shape[3]
+        let kvHeads = key.shape[1], kvLen = key.shape[2], valueDim = value.shape[3]
+        precondition(key.shape[0] == batch && value.shape[0] == batch && key.shape[3] == headDim
+                     && value.shape[1] == kvHeads && value.shape[2] == kvLen, "attention shapes q \(query.shape) k \(key.shape) v \(value.shape)")
+        precondition(kvHeads > 0 && qHeads % kvHeads == 0, "query heads \(qHeads) not a multiple of kv heads \(kvHeads)")
+        let group = qHeads / kvHeads
+        let q = f32(query), k = f32(key), v = f32(value)
+        let out = empty([batch, qHeads, qLen, valueDim])
+        if out.count == 0 { return out }
+        let s = scale ?? 1 / Float(headDim).squareRoot()
+
+        // Mask as a broadcast view [B, Hq, Sq, Sk]: additive floats or booleans (nonzero = attend).
+        let maskView: Tensor? = mask.map { m in
+            let mm = m.dtype == .u8 || m.dtype == .f32 ? m : cast(m, to: .f32)
+            return mm.expanded(to: [batch, qHeads, qLen, kvLen])
+        }
+        let qp = q.floatPointer, kp = k.floatPointer, vp = v.floatPointer, op = out.floatPointer
+        let rowsTotal = batch * qHeads * qLen
+        pool.parallelFor(rowsTotal, grain: max(1, 2048 / max(kvLen, 1))) { rows in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(kvLen, 1))
+            defer { scores.deallocate() }
+            for row in rows {
+                let i = row % qLen, h = (row / qLen) % qHeads, b = row / (qLen * qHeads)
+                let kvh = h / group
+                let qRow = qp + row * headDim
+                let kBase = kp + (b * kvHeads + kvh) * kvLen * headDim
+                let vBase = vp + (b * kvHeads + kvh) * kvLen * valueDim
+                var visible = kvLen
+                if let causal {
+                    visible = causal == .topLeft ? i + 1 : kvLen - qLen + i + 1
+                    visible = min(max(visible, 0), kvLen)
+                }
+                for j in 0..<visible { scores[j] = omni_dot_f32(qRow, kBase + j * headDim, headDim) * s }
+                for j in visible..<kvLen { scores[j] = -.infinity }
+                if let mv = maskView {
+                    var mo = mv.offset + b * mv.strides[0] + h * mv.strides[1] + i * mv.strides[2]
+                    let ms = mv.strides[3]
+                    if mv.dtype == .u8 {
+                        let mp = mv.storage.pointer.assumingMemoryBound(to: UInt8.self)
+                        for j in 0..<kvLen { if mp[mo] == 0 { scores[j] = -.infinity }; mo += ms }
+                    } else {
+                        let mp = mv.storage.pointer.assumingMemoryBound(to: Float.self)
+                        for j in 0..<kvLen { scores[j] += mp[mo]; mo += ms }
+                    }
+                }
+                omni_softmax_f32(scores, kvLen)
+                let outRow = op + row * valueDim
+                for j in 0..<kvLen where scores[j] != 0 {
+                    omni_axpy_f32(scores[j], vBase + j * valueDim, outRow, valueDim)
+                }
+                if scores[0].isNaN { for d in 0..<valueDim { outRow[d] = .nan } }
+            }
+        }
+        return out
+    }
+}

@@ -1,0 +1,122 @@
+import CKernels
+import COpenBLAS
+
+extension CPUBackend {
+    /// A matrix view in BLAS terms: a pointer, whether it is stored transposed, and its leading dimension.
+    private struct BLASMatrix {
+        let pointer: UnsafePointer<Float>
+        let transpose: CBLAS_TRANSPOSE
+        let lead: Int32
+    }
+
+    /// Describes the last two dimensions of `m` (rows x cols, f32) for BLAS, or nil when its
+    /// strides can't be expressed (then the caller copies it).
+    private func blasMatrix(_ m: Tensor, base: Int) -> BLASMatrix? {
+        let rows = m.shape[m.rank - 2], cols = m.shape[m.rank - 1]
+        let rs = m.strides[m.rank - 2], cs = m.strides[m.rank - 1]
+        let p = UnsafePointer(m.storage.pointer.assumingMemoryBound(to: Float.self) + base)
+        if cs == 1 || cols == 1, rs >= max(1, cols) || rows == 1 {
+            return BLASMatrix(pointer: p, transpose: CblasNoTrans, lead: Int32(max(rows == 1 ? cols : rs, cols, 1)))
+        }
+        if rs == 1 || rows == 1, cs >= max(1, rows) {
+            return BLASMatrix(pointer: p, transpose: CblasTrans, lead: Int32(max(cs, rows, 1)))
+        }
+        return nil
+    }
+
+    public func matmul(_ a: Tensor, _ b: Tensor) -> Tensor {
+        precondition(a.rank >= 2 && b.rank >= 2, "matmul needs rank >= 2, got \(a.shape) and \(b.shape)")
+        let m = a.shape[a.rank - 2], k = a.shape[a.rank - 1], n = b.shape[b.rank - 1]
+        precondition(b.shape[b.rank - 2] == k, "matmul: \(a.shape) x \(b.shape)")
+        guard let batch = Tensor.broadcastShape(Array(a.shape.dropLast(2)), Array(b.shape.dropLast(2))) else {
+            preconditionFailure("matmul batch dimensions \(a.shape) and \(b.shape) do not broadcast")
+        }
+        var av = (a.dtype == .f32 ? a : cast(a, to: .f32)).expanded(to: batch + [m, k])
+        var bv = (b.dtype == .f32 ? b : cast(b, to: .f32)).expanded(to: batch + [k, n])
+        let out = empty(batch + [m, n])
+        if out.count == 0 { return out }
+        if k == 0 { return out }
+        if blasMatrix(av, base: av.offset) == nil { av = contiguous(av) }
+        if blasMatrix(bv, base: bv.offset) == nil { bv = contiguous(bv) }
+        let aOffsets = batchOffsets(av), bOffsets = batchOffsets(bv)
+        let o = out.floatPointer
+        for i in 0..<aOffsets.count {
+            let am = blasMatrix(av, base: aOffsets[i])!, bm = blasMatrix(bv, base: bOffsets[i])!
+            cblas_sgemm(CblasRowMajor, am.transpose, bm.transpose, Int32(m), Int32(n), Int32(k),
+                        1, am.pointer, am.lead, bm.pointer, bm.lead, 0, o + i * m * n, Int32(n))
+        }
+        return out
+    }
+
+    /// Storage offsets of each matrix in a `[batch..., rows, cols]` view, in row-major batch order.
+    private func batchOffsets(_ t: Tensor) -> [Int] {
+        if t.rank == 2 { return [t.offset] }
+        let batchView = Tensor(storage: t.storage, dtype: t.dtype, shape: Array(t.shape.dropLast(2)) + [1],
+                               strides: Array(t.strides.dropLast(2)) + [1], offset: t.offset)
+        return rowOffsets(batchView)
+    }
+
+    /// Rows of x at or below which bf16/f16 weights are read by the GEMV kernel, row by row;
+    /// above it they are widened panel by panel for SGEMM.
+    static let gemvRowLimit = 4
+
+    public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
+        precondition(weight.rank == 2, "linear weight must be [out, in], got \(weight.shape)")
+        let outFeatures = weight.shape[0], inFeatures = weight.shape[1]
+        precondition(x.shape.last == inFeatures, "linear: input \(x.shape) for weight \(weight.shape)")
+        let rows = x.count / max(inFeatures, 1)
+        let xs = f32(x)
+        let w = weight.strides[1] == 1 && weight.strides[0] >= inFeatures ? weight : contiguous(weight)
+        let ldw = w.strides[0]
+        let out = empty(Array(x.shape.dropLast()) + [outFeatures])
+        if out.count == 0 { return out }
+        let xp = xs.floatPointer, o = out.floatPointer
+        if inFeatures == 0 {
+            // Empty reduction: the result is the bias alone.
+        } else if w.dtype == .f32 && rows > Self.gemvRowLimit {
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
+                        1, xp, Int32(inFeatures), w.floatPointer, Int32(ldw), 0, o, Int32(outFeatures))
+        } else if rows <= Self.gemvRowLimit {
+            let wp = UnsafeRawPointer(w.rawPointer), code = w.dtype.kernelCode, es = w.dtype.size
+            for r in 0..<rows {
+                pool.parallelFor(outFeatures, grain: 64) { range in
+                    omni_gemv(wp + range.lowerBound * ldw * es, code, ldw, xp + r * inFeatures,
+                              o + r * outFeatures + range.lowerBound, range.count, inFeatures)
+                }
+            }
+        } else {
+            widenedPanelGEMM(x: xp, rows: rows, weight: w, out: o)
+        }
+        if let bias {
+            let b = f32(bias)
+            precondition(b.count == outFeatures, "linear bias \(bias.shape) for \(outFeatures) outputs")
+            let bp = b.floatPointer
+            pool.parallelFor(rows, grain: max(1, 8192 / outFeatures)) { r in
+                for row in r { omni_binary_f32(BinaryOp.add.rawValue, o + row * outFeatures, bp, 1, o + row * outFeatures, outFeatures) }
+            }
+        }
+        return out
+    }
+
+    /// `out = x @ weight^T` for a bf16/f16 weight: panels of weight rows are widened to f32 into a
+    /// bounded scratch buffer (never a full f32 copy of the weight) and multiplied with SGEMM.
+    private func widenedPanelGEMM(x: UnsafePointer<Float>, rows: Int, weight w: Tensor, out: UnsafeMutablePointer<Float>) {
+        let outFeatures = w.shape[0], inFeatures = w.shape[1], ldw = w.strides[0], es = w.dtype.size
+        let panelRows = max(16, min(outFeatures, (8 << 20) / max(inFeatures * 4, 1)))
+        let panel = UnsafeMutablePointer<Float>.allocate(capacity: panelRows * inFeatures)
+        defer { panel.deallocate() }
+        let wp = UnsafeRawPointer(w.rawPointer), code = w.dtype.kernelCode
+        var start = 0
+        while start < outFeatures {
+            let count = min(panelRows, outFeatures - start)
+            pool.parallelFor(count, grain: 16) { r in
+                for i in r {
+                    omni_to_f32(wp + (start + i) * ldw * es, code, panel + i * inFeatures, inFeatures)
+                }
+            }
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(count), Int32(inFeatures),
+                        1, x, Int32(inFeatures), panel, Int32(inFeatures), 0, out + start, Int32(outFeatures))
+            start += count
+        }
+    }
+}

@@ -1,0 +1,176 @@
+import CKernels
+import COpenBLAS
+import Foundation
+
+/// The CPU backend: OpenBLAS for GEMM, the CKernels C target for hot loops (dispatched at run
+/// time to AVX-512, AVX2 or portable C), a `ThreadPool` for data-parallel loops.
+///
+/// OpenBLAS's thread count is process-wide; the most recently created backend sets it to its own
+/// thread count. BLAS is only called outside `parallelFor` bodies, so the pools never overlap.
+public final class CPUBackend: Backend {
+    public let device: Device = .cpu
+    public let pool: ThreadPool
+
+    /// - Parameter threads: threads for data-parallel loops and for BLAS; defaults to the
+    ///   physical core count.
+    public init(threads: Int = ThreadPool.physicalCores) {
+        pool = ThreadPool(threads: threads)
+        openblas_set_num_threads(Int32(threads))
+    }
+
+    /// The instruction-set level the kernels run at (`portable`, `avx2`, `avx512`).
+    public static var activeISA: String { isaName(Int(omni_isa_active())) }
+    public static var detectedISA: String { isaName(Int(omni_isa_detected())) }
+
+    static func isaName(_ level: Int) -> String {
+        switch level {
+        case Int(OMNI_ISA_AVX512.rawValue): "avx512"
+        case Int(OMNI_ISA_AVX2.rawValue): "avx2"
+        default: "portable"
+        }
+    }
+
+    /// A new zero-filled f32 tensor.
+    func empty(_ shape: [Int], dtype: DType = .f32) -> Tensor { Tensor(zeros: shape, dtype: dtype) }
+
+    /// `x` as contiguous f32 (no copy when it already is).
+    func f32(_ x: Tensor) -> Tensor {
+        if x.dtype == .f32 { return contiguous(x) }
+        return cast(x, to: .f32)
+    }
+
+    // MARK: - Memory and dtype
+
+    public func contiguous(_ x: Tensor) -> Tensor {
+        if x.isContiguous { return x }
+        let out = empty(x.shape, dtype: x.dtype)
+        stridedCopy(from: x, to: out)
+        return out
+    }
+
+    public func cast(_ x: Tensor, to dtype: DType) -> Tensor {
+        let src = contiguous(x)
+        if src.dtype == dtype { return src === x ? copyOf(src) : src }
+        let out = empty(x.shape, dtype: dtype)
+        let n = x.count
+        switch (src.dtype, dtype) {
+        case (.f32, .bf16), (.f32, .f16), (.bf16, .f32), (.f16, .f32):
+            convertFloats(src.rawPointer, src.dtype, out.rawPointer, dtype, n)
+        case (.bf16, .f16), (.f16, .bf16):
+            let tmp = empty(x.shape)
+            convertFloats(src.rawPointer, src.dtype, tmp.rawPointer, .f32, n)
+            convertFloats(tmp.rawPointer, .f32, out.rawPointer, dtype, n)
+        default:
+            // Integer <-> anything: through Double, element by element (never on a hot path).
+            let values = src.dtype.isFloatingPoint ? src.toFloats().map(Double.init) : src.toInts().map(Double.init)
+            store(values, into: out)
+        }
+        return out
+    }
+
+    public func copy(_ source: Tensor, into destination: Tensor) {
+        var src = source.shape == destination.shape ? source : source.expanded(to: destination.shape)
+        if src.dtype != destination.dtype { src = cast(src, to: destination.dtype) }
+        stridedCopy(from: src, to: destination)
+    }
+
+    // MARK: - Helpers
+
+    private func copyOf(_ x: Tensor) -> Tensor {
+        let out = empty(x.shape, dtype: x.dtype)
+        out.rawPointer.copyMemory(from: x.rawPointer, byteCount: x.count * x.dtype.size)
+        return out
+    }
+
+    private func convertFloats(_ src: UnsafeMutableRawPointer, _ from: DType, _ dst: UnsafeMutableRawPointer, _ to: DType, _ n: Int) {
+        pool.parallelFor(n, grain: 1 << 16) { r in
+            let s = src + r.lowerBound * from.size, d = dst + r.lowerBound * to.size
+            switch (from, to) {
+            case (.f32, .bf16): omni_f32_to_bf16(s.assumingMemoryBound(to: Float.self), d.assumingMemoryBound(to: UInt16.self), r.count)
+            case (.f32, .f16): omni_f32_to_f16(s.assumingMemoryBound(to: Float.self), d.assumingMemoryBound(to: UInt16.self), r.count)
+            case (.bf16, .f32): omni_bf16_to_f32(s.assumingMemoryBound(to: UInt16.self), d.assumingMemoryBound(to: Float.self), r.count)
+            case (.f16, .f32): omni_f16_to_f32(s.assumingMemoryBound(to: UInt16.self), d.assumingMemoryBound(to: Float.self), r.count)
+            default: preconditionFailure("convertFloats \(from) -> \(to)")
+            }
+        }
+    }
+
+    private func store(_ values: [Double], into out: Tensor) {
+        let p = out.rawPointer
+        for (i, v) in values.enumerated() {
+            switch out.dtype {
+            case .f32: p.storeBytes(of: Float(v), toByteOffset: i * 4, as: Float.self)
+            case .bf16: p.storeBytes(of: HalfConversion.bf16Bits(Float(v)), toByteOffset: i * 2, as: UInt16.self)
+            case .f16: p.storeBytes(of: HalfConversion.f16Bits(Float(v)), toByteOffset: i * 2, as: UInt16.self)
+            case .i32: p.storeBytes(of: Int32(clamping: Int(v.rounded(.towardZero))), toByteOffset: i * 4, as: Int32.self)
+            case .i64: p.storeBytes(of: Int64(v.rounded(.towardZero)), toByteOffset: i * 8, as: Int64.self)
+            case .u8: p.storeBytes(of: UInt8(truncatingIfNeeded: Int(v.rounded(.towardZero))), toByteOffset: i, as: UInt8.self)
+            }
+        }
+    }
+
+    /// Copies elements between two views of the same dtype and shape, row by row.
+    func stridedCopy(from src: Tensor, to dst: Tensor) {
+        precondition(src.dtype == dst.dtype && src.shape == dst.shape, "stridedCopy \(src) -> \(dst)")
+        if src.count == 0 { return }
+        let es = src.dtype.size
+        if src.isContiguous && dst.isContiguous {
+            dst.rawPointer.copyMemory(from: src.rawPointer, byteCount: src.count * es)
+            return
+        }
+        let inner = src.shape.last ?? 1
+        let ss = src.strides.last ?? 1, ds = dst.strides.last ?? 1
+        let sBase = src.storage.pointer, dBase = dst.storage.pointer
+        forEachRow(src.shape, src.strides, src.offset, dst.strides, dst.offset) { so, d0 in
+            if ss == 1 && ds == 1 {
+                (dBase + d0 * es).copyMemory(from: sBase + so * es, byteCount: inner * es)
+            } else {
+                for i in 0..<inner {
+                    (dBase + (d0 + i * ds) * es).copyMemory(from: sBase + (so + i * ss) * es, byteCount: es)
+                }
+            }
+        }
+    }
+}
+
+/// Calls `body(offsetA, offsetB)` with the starting storage offsets of every innermost row of two
+/// views that share `shape` (the last dimension is the row).
+@inline(__always)
+func forEachRow(_ shape: [Int], _ stridesA: [Int], _ offsetA: Int, _ stridesB: [Int], _ offsetB: Int,
+                _ body: (Int, Int) -> Void) {
+    let outerRank = shape.count - 1
+    if outerRank <= 0 { body(offsetA, offsetB); return }
+    let rows = shape[0..<outerRank].reduce(1, *)
+    if rows == 0 { return }
+    var index = [Int](repeating: 0, count: outerRank)
+    var a = offsetA, b = offsetB
+    for _ in 0..<rows {
+        body(a, b)
+        var d = outerRank - 1
+        while d >= 0 {
+            index[d] += 1
+            a += stridesA[d]
+            b += stridesB[d]
+            if index[d] < shape[d] { break }
+            a -= stridesA[d] * shape[d]
+            b -= stridesB[d] * shape[d]
+            index[d] = 0
+            d -= 1
+        }
+    }
+}
+
+/// Row starting offsets of a view (all but the last dimension), in row-major order.
+func rowOffsets(_ t: Tensor) -> [Int] {
+    var out = [Int]()
+    out.reserveCapacity(t.rank > 1 ? t.shape.dropLast().reduce(1, *) : 1)
+    forEachRow(t.shape, t.strides, t.offset, t.strides, t.offset) { a, _ in out.append(a) }
+    return out
+}
+
+extension Tensor {
+    /// Whether two tensors are the same view of the same storage.
+    static func === (lhs: Tensor, rhs: Tensor) -> Bool {
+        lhs.storage === rhs.storage && lhs.offset == rhs.offset && lhs.shape == rhs.shape && lhs.strides == rhs.strides
+    }
+}
