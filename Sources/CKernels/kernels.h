@@ -18,7 +18,6 @@ typedef struct {
     void (*axpy_f32)(float, const float *, float *, size_t);
     void (*scale_f32)(float *, float, size_t);
     void (*softmax_f32)(float *, size_t);
-    uint64_t (*read_checksum)(const void *, size_t);
 } omni_kernel_table;
 
 extern const omni_kernel_table omni_portable_kernels;

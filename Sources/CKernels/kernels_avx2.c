@@ -137,7 +137,6 @@ const omni_kernel_table omni_avx2_kernels = {
     .axpy_f32 = avx2_axpy_f32,
     .scale_f32 = avx2_scale_f32,
     .softmax_f32 = avx2_softmax_f32,
-    .read_checksum = avx2_read_checksum,
 };
 
 #pragma clang attribute pop

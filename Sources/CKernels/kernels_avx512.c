@@ -137,7 +137,6 @@ const omni_kernel_table omni_avx512_kernels = {
     .axpy_f32 = avx512_axpy_f32,
     .scale_f32 = avx512_scale_f32,
     .softmax_f32 = avx512_softmax_f32,
-    .read_checksum = avx512_read_checksum,
 };
 
 #pragma clang attribute pop

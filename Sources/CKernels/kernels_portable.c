@@ -74,5 +74,4 @@ const omni_kernel_table omni_portable_kernels = {
     .axpy_f32 = portable_axpy_f32,
     .scale_f32 = portable_scale_f32,
     .softmax_f32 = portable_softmax_f32,
-    .read_checksum = portable_read_checksum,
 };
