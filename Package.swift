@@ -47,5 +47,8 @@ let package = Package(
         ),
         .testTarget(name: "OmniTensorTests", dependencies: ["OmniTensor", "OmniWeights", "CKernels"]),
         .testTarget(name: "OmniWeightsTests", dependencies: ["OmniWeights"]),
+        .testTarget(name: "OmniTokenizerTests", dependencies: ["OmniTokenizer"]),
+        .testTarget(name: "OmniEngineTests", dependencies: ["OmniEngine"]),
+        .testTarget(name: "OmniModelsTests", dependencies: ["OmniModels", "OmniWeights", "OmniTensor"]),
     ]
 )
