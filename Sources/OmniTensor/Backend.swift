@@ -22,6 +22,13 @@ public protocol Backend: AnyObject, Sendable {
     /// (u8, nonzero = attend), broadcast to `[B, Hq, Sq, Sk]`.
     func attention(query: Tensor, key: Tensor, value: Tensor, mask: Tensor?, causal: CausalMask?, scale: Float?) -> Tensor
 
+    /// Writes the keys and values of new tokens (`[T, Hkv, D]`) into a paged cache at `slots`
+    /// (slot = block * blockSize + offset in block).
+    func writeKV(key: Tensor, value: Tensor, into cache: PagedKVCache, slots: [Int32])
+    /// Causal attention of the new tokens of each sequence over its paged cache (read in place
+    /// through its block table, never gathered). `query [T, Hq, D]`; result `[T, Hq, Dv]` f32.
+    func pagedAttention(query: Tensor, cache: PagedKVCache, batch: AttentionBatch, scale: Float) -> Tensor
+
     // Elementwise
     func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) -> Tensor
     func binary(_ op: BinaryOp, _ a: Tensor, scalar: Float) -> Tensor
@@ -104,4 +111,54 @@ extension Backend {
     public func tanh(_ x: Tensor) -> Tensor { unary(.tanh, x) }
     public func exp(_ x: Tensor) -> Tensor { unary(.exp, x) }
     public func toFloat32(_ x: Tensor) -> Tensor { x.dtype == .f32 ? contiguous(x) : cast(x, to: .f32) }
+}
+
+/// One layer's paged KV cache: `key [numBlocks, blockSize, Hkv, D]`, `value [numBlocks, blockSize, Hkv, Dv]`.
+public struct PagedKVCache: Sendable {
+    public let key: Tensor
+    public let value: Tensor
+
+    public init(key: Tensor, value: Tensor) {
+        precondition(key.rank == 4 && value.rank == 4 && key.shape[0...2] == value.shape[0...2], "PagedKVCache: key \(key.shape) value \(value.shape)")
+        self.key = key
+        self.value = value
+    }
+
+    public init(blocks: Int, blockSize: Int, kvHeads: Int, headDim: Int, valueDim: Int? = nil, dtype: DType = .f32) {
+        self.init(key: Tensor(zeros: [blocks, blockSize, kvHeads, headDim], dtype: dtype),
+                  value: Tensor(zeros: [blocks, blockSize, kvHeads, valueDim ?? headDim], dtype: dtype))
+    }
+
+    public var blocks: Int { key.shape[0] }
+    public var blockSize: Int { key.shape[1] }
+    public var kvHeads: Int { key.shape[2] }
+    public var headDim: Int { key.shape[3] }
+    public var valueDim: Int { value.shape[3] }
+}
+
+/// Where each sequence's new tokens sit in a flattened batch and what they attend to.
+public struct AttentionBatch: Sendable {
+    public struct Sequence: Sendable {
+        /// First row of this sequence's new tokens in the flattened `[T, ...]` batch.
+        public var queryStart: Int
+        /// Number of new tokens (a prefill chunk, or 1 when decoding).
+        public var queryCount: Int
+        /// Tokens in the cache after this step's writes; the new tokens are the last `queryCount`.
+        public var contextLength: Int
+        /// Cache blocks holding positions 0..<contextLength, in order.
+        public var blockTable: [Int32]
+
+        public init(queryStart: Int, queryCount: Int, contextLength: Int, blockTable: [Int32]) {
+            self.queryStart = queryStart
+            self.queryCount = queryCount
+            self.contextLength = contextLength
+            self.blockTable = blockTable
+        }
+    }
+
+    public var sequences: [Sequence]
+
+    public init(sequences: [Sequence]) { self.sequences = sequences }
+
+    public var tokenCount: Int { sequences.reduce(0) { $0 + $1.queryCount } }
 }
