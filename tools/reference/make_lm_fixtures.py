@@ -84,8 +84,9 @@ def main():
         GenerationConfig(bos_token_id=1, eos_token_id=2, do_sample=False).save_pretrained(out)
         if style == "old":
             to_old_style(os.path.join(out, "config.json"))
-        # Reference math in f32 over the stored (possibly bf16-rounded) weights.
-        ref = model.float()
+        # Reference math in f32 over the stored (possibly bf16-rounded) weights, loaded as a user
+        # would (`model.float()` would also round RoPE's inv_freq buffer to bf16).
+        ref = model_cls.from_pretrained(out, dtype=torch.float32).eval()
         tensors = {}
         with torch.no_grad():
             for i, p in enumerate(prompts):
