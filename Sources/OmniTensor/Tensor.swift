@@ -68,6 +68,7 @@ public struct Tensor: Sendable {
 
     /// Whether elements lie in row-major order with no gaps (size-1 dimensions may have any stride).
     public var isContiguous: Bool {
+        if shape.contains(0) { return true }
         var expected = 1
         for d in stride(from: rank - 1, through: 0, by: -1) where shape[d] != 1 {
             if strides[d] != expected { return false }
