@@ -189,7 +189,6 @@ extension CPUBackend {
         var sq = 0.0
         for i in 0..<n { let d = Double(x[i]) - mean; sq += d * d }
         let rstd = Float(1.0 / (sq / Double(n) + Double(eps)).squareRoot())
-        let m = Float(mean)
-        for i in 0..<n { out[i] = (x[i] - m) * rstd }
+        for i in 0..<n { out[i] = Float((Double(x[i]) - mean) * Double(rstd)) }
     }
 }
