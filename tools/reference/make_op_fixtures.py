@@ -215,6 +215,11 @@ def matmul_family():
     lin("linear_bf16_weight_f32_bias", f.randn(2, 37), f.randn(19, 37, dtype=BF16), f.randn(19))
     lin("linear_in1", f.randn(5, 1), f.randn(7, 1), f.randn(7))
     lin("linear_large_magnitude", f.randn(4, 33, scale=1e2), f.randn(9, 33, scale=1e-2), f.randn(9))
+    # zero-size: no rows, and an empty reduction (k = 0 gives zeros, or the bias alone)
+    mm("matmul_empty_m", f.randn(3, 6), f.randn(6, 4), {"a": [["slice", 0, 0, 0, 1]]})
+    mm("matmul_k0", f.randn(3, 6), f.randn(6, 4), {"a": [["slice", 1, 0, 0, 1]], "b": [["slice", 0, 0, 0, 1]]})
+    lin("linear_empty_batch", f.randn(4, 9), f.randn(5, 9), f.randn(5), {"x": [["slice", 0, 0, 0, 1]]})
+    lin("linear_bf16_x_gemm_f32_weight", f.randn(18, 40, dtype=BF16), f.randn(23, 40), f.randn(23))
     f.save()
 
 
@@ -291,6 +296,7 @@ def elementwise_family():
         binary(f"binary_{op}_bf16", op, a.to(BF16), b.to(BF16), native=True)
     a, b = operands("mul", (6, 9), (6, 9))
     binary("binary_mul_f16", "mul", a.to(F16), b.to(F16), native=True)
+    binary("binary_add_empty", "add", f.randn(3, 4), f.randn(4), {"a": [["slice", 0, 0, 0, 1]]})
 
     def unary(name, op, x, views=None, native=False):
         v = viewed({"x": x}, views)
@@ -326,6 +332,7 @@ def elementwise_family():
         unary(f"unary_{op}_bf16", op, f.randn(4, 33, scale=3.0, dtype=BF16), native=True)
     for op in ("silu", "geluTanh"):
         unary(f"unary_{op}_f16", op, f.randn(4, 33, scale=3.0, dtype=F16), native=True)
+    unary("unary_exp_empty", "exp", f.randn(2, 5), {"x": [["slice", 1, 0, 0, 1]]})
     f.save()
 
 
@@ -374,6 +381,7 @@ def normalization_family():
     softmax("softmax_transposed", f.randn(7, 4), -1, {"x": [["transpose", 0, 1]]})
     softmax("softmax_bf16", f.randn(4, 37, scale=3.0, dtype=BF16), -1, native=True)
     softmax("softmax_f16", f.randn(4, 37, scale=3.0, dtype=F16), -1, native=True)
+    softmax("softmax_bf16_dim0_transposed", f.randn(6, 5, dtype=BF16), 0, {"x": [["transpose", 0, 1]]}, native=True)
 
     def rms(name, x, w, eps, views=None, native=False):
         v = viewed({"x": x, "weight": w}, views)
@@ -629,6 +637,9 @@ def attention_family():
     attn("attention_bf16_causal", *qkv(1, 2, 2, 6, 6, 32, dtype=BF16), causal="topLeft", native=True)
     attn("attention_bf16_gqa_decode", *qkv(1, 4, 2, 1, 9, 64, dtype=BF16), causal="bottomRight", native=True)
     attn("attention_f16", *qkv(1, 2, 2, 5, 5, 32, dtype=F16), native=True)
+    attn("attention_causal_topleft_sq5_sk3", *qkv(1, 2, 2, 5, 3, 24), causal="topLeft")
+    attn("attention_bf16_additive_mask_bf16", *qkv(1, 2, 2, 4, 6, 32, dtype=BF16),
+         mask=additive_mask(1, 1, 4, 6).to(BF16), native=True)
     f.save()
 
 
@@ -743,6 +754,8 @@ def convolution_family():
     t2("convtranspose2d_groups2", f.randn(1, 4, 3, 3), f.randn(4, 2, 3, 3), f.randn(4), stride=(2, 2), groups=2)
     t2("convtranspose2d_k2s2", f.randn(2, 3, 4, 4), f.randn(3, 4, 2, 2), f.randn(4), stride=(2, 2))
     t2("convtranspose2d_nobias_s1", f.randn(1, 2, 3, 3), f.randn(2, 2, 2, 2))
+    c1("conv1d_padding_exceeds_kernel", f.randn(1, 2, 5), f.randn(3, 2, 3), f.randn(3), padding=4)
+    c2("conv2d_bf16_input_f32_weight", f.randn(1, 3, 5, 5, dtype=BF16), f.randn(4, 3, 3, 3), f.randn(4), padding=(1, 1))
     f.save()
 
 
