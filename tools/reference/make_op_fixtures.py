@@ -300,10 +300,15 @@ def elementwise_family():
 
     def unary(name, op, x, views=None, native=False):
         v = viewed({"x": x}, views)
-        outs = {"out": UNARY[op](up(v["x"]))}
+        # gelu's negative tail is 1 + erf (or 1 + tanh) of a value near -1: torch's f32 result
+        # there is off by up to ~2e-7 absolute (x = -4.95: true -1.824e-6, torch -2.066e-6),
+        # more than the kernels under test, so gelu is held to a float64 reference.
+        reference = "float64" if op.startswith("gelu") else "float32"
+        xr = v["x"].double() if reference == "float64" else up(v["x"])
+        outs = {"out": UNARY[op](xr).float()}
         if native:
             outs["out_native"] = UNARY[op](v["x"])
-        f.add(name, "unary", {"x": x}, outs, views, unary=op)
+        f.add(name, "unary", {"x": x}, outs, views, unary=op, reference=reference)
 
     extremes = [-100.0, -30.0, -10.0, -1e-3, -1e-20, 0.0, -0.0, 1e-20, 1e-3, 10.0, 30.0, 100.0]
     non_finite = [INF, -INF, NAN]
