@@ -87,6 +87,10 @@ float omni_dot_f32(const float *a, const float *b, size_t n) { return K()->dot_f
 void omni_gemv(const void *w, int dt, size_t ldw, const float *x, float *y, size_t rows, size_t k) {
     K()->gemv(w, dt, ldw, x, y, rows, k);
 }
+void omni_gemm_small(const void *w, int dt, size_t ldw, const float *x, size_t ldx, float *y, size_t ldy,
+                     size_t m, size_t rows, size_t k) {
+    K()->gemm_small(w, dt, ldw, x, ldx, y, ldy, m, rows, k);
+}
 double omni_sumsq_f32(const float *x, size_t n) { return K()->sumsq_f32(x, n); }
 void omni_binary_f32(int op, const float *a, const float *b, size_t bs, float *o, size_t n) { K()->binary_f32(op, a, b, bs, o, n); }
 void omni_unary_f32(int op, const float *x, float *o, size_t n) { K()->unary_f32(op, x, o, n); }

@@ -12,6 +12,7 @@ typedef struct {
     void (*f32_to_f16)(const float *, uint16_t *, size_t);
     float (*dot_f32)(const float *, const float *, size_t);
     void (*gemv)(const void *, int, size_t, const float *, float *, size_t, size_t);
+    void (*gemm_small)(const void *, int, size_t, const float *, size_t, float *, size_t, size_t, size_t, size_t);
     double (*sumsq_f32)(const float *, size_t);
     void (*binary_f32)(int, const float *, const float *, size_t, float *, size_t);
     void (*unary_f32)(int, const float *, float *, size_t);

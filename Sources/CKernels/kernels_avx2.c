@@ -108,6 +108,18 @@ static void avx2_gemv(const void *w, int dt, size_t ldw, const float *x, float *
     }
 }
 
+static void avx2_gemm_small(const void *w, int dt, size_t ldw, const float *x, size_t ldx, float *y, size_t ldy,
+                            size_t m, size_t rows, size_t k) {
+    const size_t es = dt == OMNI_DT_F32 ? 4 : 2;
+    // Row by row of W so each weight row is read from memory once and from L1 for every x row.
+    for (size_t r = 0; r < rows; r++) {
+        const void *wr = (const char *)w + r * ldw * es;
+        for (size_t i = 0; i < m; i++)
+            y[i * ldy + r] = dt == OMNI_DT_F32 ? avx2_dot_f32((const float *)wr, x + i * ldx, k)
+                                              : avx2_dot_half((const uint16_t *)wr, dt, x + i * ldx, k);
+    }
+}
+
 static double avx2_sumsq_f32(const float *x, size_t n) {
     __m256 a0 = _mm256_setzero_ps(), a1 = a0;
     size_t i = 0;
@@ -131,6 +143,7 @@ const omni_kernel_table omni_avx2_kernels = {
     .f32_to_f16 = avx2_f32_to_f16,
     .dot_f32 = avx2_dot_f32,
     .gemv = avx2_gemv,
+    .gemm_small = avx2_gemm_small,
     .sumsq_f32 = avx2_sumsq_f32,
     .binary_f32 = avx2_binary_f32,
     .unary_f32 = avx2_unary_f32,

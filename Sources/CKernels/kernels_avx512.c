@@ -108,6 +108,66 @@ static void avx512_gemv(const void *w, int dt, size_t ldw, const float *x, float
     }
 }
 
+static inline __m512 load_w16(const void *w, int dt, size_t i) {
+    if (dt == OMNI_DT_BF16) return load_bf16x16((const uint16_t *)w + i);
+    if (dt == OMNI_DT_F16) return load_f16x16((const uint16_t *)w + i);
+    return _mm512_loadu_ps((const float *)w + i);
+}
+static inline __m512 load_w16_mask(const void *w, int dt, size_t i, __mmask16 m) {
+    if (dt == OMNI_DT_BF16) return load_bf16x16_mask((const uint16_t *)w + i, m);
+    if (dt == OMNI_DT_F16) return load_f16x16_mask((const uint16_t *)w + i, m);
+    return _mm512_maskz_loadu_ps(m, (const float *)w + i);
+}
+
+// One tile: MR weight rows x NR x rows, accumulated over k in 16-wide lanes.
+#define GEMM_TILE(MR, NR)                                                                          \
+    static void gemm_tile_##MR##x##NR(const char *w, int dt, size_t wstride, const float *x, size_t ldx, \
+                                      float *y, size_t ldy, size_t k) {                            \
+        __m512 acc[MR][NR];                                                                        \
+        for (int a = 0; a < MR; a++) for (int b = 0; b < NR; b++) acc[a][b] = _mm512_setzero_ps(); \
+        size_t i = 0;                                                                              \
+        for (; i + 16 <= k; i += 16) {                                                             \
+            __m512 xv[NR];                                                                         \
+            for (int b = 0; b < NR; b++) xv[b] = _mm512_loadu_ps(x + b * ldx + i);                 \
+            for (int a = 0; a < MR; a++) {                                                         \
+                __m512 wv = load_w16(w + a * wstride, dt, i);                                      \
+                for (int b = 0; b < NR; b++) acc[a][b] = _mm512_fmadd_ps(wv, xv[b], acc[a][b]);    \
+            }                                                                                      \
+        }                                                                                          \
+        if (i < k) {                                                                               \
+            __mmask16 msk = tail_mask(k - i);                                                      \
+            __m512 xv[NR];                                                                         \
+            for (int b = 0; b < NR; b++) xv[b] = _mm512_maskz_loadu_ps(msk, x + b * ldx + i);      \
+            for (int a = 0; a < MR; a++) {                                                         \
+                __m512 wv = load_w16_mask(w + a * wstride, dt, i, msk);                            \
+                for (int b = 0; b < NR; b++) acc[a][b] = _mm512_fmadd_ps(wv, xv[b], acc[a][b]);    \
+            }                                                                                      \
+        }                                                                                          \
+        for (int a = 0; a < MR; a++)                                                               \
+            for (int b = 0; b < NR; b++) y[b * ldy + a] = _mm512_reduce_add_ps(acc[a][b]);         \
+    }
+GEMM_TILE(4, 4)
+GEMM_TILE(4, 1)
+GEMM_TILE(1, 4)
+GEMM_TILE(1, 1)
+
+static void avx512_gemm_small(const void *w, int dt, size_t ldw, const float *x, size_t ldx, float *y, size_t ldy,
+                              size_t m, size_t rows, size_t k) {
+    const size_t ws = ldw * (dt == OMNI_DT_F32 ? 4 : 2);
+    const char *wb = (const char *)w;
+    size_t r = 0;
+    for (; r + 4 <= rows; r += 4) {
+        size_t i = 0;
+        for (; i + 4 <= m; i += 4) gemm_tile_4x4(wb + r * ws, dt, ws, x + i * ldx, ldx, y + i * ldy + r, ldy, k);
+        for (; i < m; i++) gemm_tile_4x1(wb + r * ws, dt, ws, x + i * ldx, ldx, y + i * ldy + r, ldy, k);
+    }
+    for (; r < rows; r++) {
+        size_t i = 0;
+        for (; i + 4 <= m; i += 4) gemm_tile_1x4(wb + r * ws, dt, ws, x + i * ldx, ldx, y + i * ldy + r, ldy, k);
+        for (; i < m; i++) gemm_tile_1x1(wb + r * ws, dt, ws, x + i * ldx, ldx, y + i * ldy + r, ldy, k);
+    }
+}
+
 static double avx512_sumsq_f32(const float *x, size_t n) {
     __m512 a0 = _mm512_setzero_ps(), a1 = a0;
     size_t i = 0;
@@ -131,6 +191,7 @@ const omni_kernel_table omni_avx512_kernels = {
     .f32_to_f16 = avx512_f32_to_f16,
     .dot_f32 = avx512_dot_f32,
     .gemv = avx512_gemv,
+    .gemm_small = avx512_gemm_small,
     .sumsq_f32 = avx512_sumsq_f32,
     .binary_f32 = avx512_binary_f32,
     .unary_f32 = avx512_unary_f32,

@@ -50,6 +50,14 @@ static void portable_gemv(const void *w, int dt, size_t ldw, const float *x, flo
     for (size_t r = 0; r < rows; r++) y[r] = portable_dot_row((const char *)w + r * ldw * es, dt, x, k);
 }
 
+static void portable_gemm_small(const void *w, int dt, size_t ldw, const float *x, size_t ldx, float *y, size_t ldy,
+                                size_t m, size_t rows, size_t k) {
+    const size_t es = dt == OMNI_DT_F32 ? 4 : 2;
+    for (size_t r = 0; r < rows; r++)
+        for (size_t i = 0; i < m; i++)
+            y[i * ldy + r] = portable_dot_row((const char *)w + r * ldw * es, dt, x + i * ldx, k);
+}
+
 static double portable_sumsq_f32(const float *x, size_t n) {
     float acc[8] = {0};
     size_t i = 0;
@@ -68,6 +76,7 @@ const omni_kernel_table omni_portable_kernels = {
     .f32_to_f16 = portable_f32_to_f16,
     .dot_f32 = portable_dot_f32,
     .gemv = portable_gemv,
+    .gemm_small = portable_gemm_small,
     .sumsq_f32 = portable_sumsq_f32,
     .binary_f32 = portable_binary_f32,
     .unary_f32 = portable_unary_f32,

@@ -46,6 +46,12 @@ void omni_to_f32(const void *src, int dtype, float *dst, size_t n);
 float omni_dot_f32(const float *a, const float *b, size_t n);
 /// y[r] = sum_k w[r*ldw + k] * x[k] for r in [0, rows), w in `wdtype`, accumulation in f32.
 void omni_gemv(const void *w, int wdtype, size_t ldw, const float *x, float *y, size_t rows, size_t k);
+/// Small-batch GEMM straight from stored weights: y[i*ldy + r] = sum_k w[r*ldw + k] * x[i*ldx + k]
+/// for i in [0, m), r in [0, rows). Weights are read once per tile of 4 rows of x (no f32 copy of
+/// the weight matrix), so batched decode reads each weight byte ceil(m/4) times from cache, once
+/// from memory.
+void omni_gemm_small(const void *w, int wdtype, size_t ldw, const float *x, size_t ldx, float *y, size_t ldy,
+                     size_t m, size_t rows, size_t k);
 /// Sum of squares, accumulated in f32 lanes and reduced in double.
 double omni_sumsq_f32(const float *x, size_t n);
 

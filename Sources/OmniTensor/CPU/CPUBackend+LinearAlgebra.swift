@@ -56,9 +56,9 @@ extension CPUBackend {
         return rowOffsets(batchView)
     }
 
-    /// Rows of x at or below which bf16/f16 weights are read by the GEMV kernel, row by row;
-    /// above it they are widened panel by panel for SGEMM.
-    static let gemvRowLimit = 4
+    /// Rows of x up to which weights are read in place by the small-batch kernel (decode steps);
+    /// above it f32 weights go to SGEMM and bf16/f16 weights are widened panel by panel for it.
+    static func smallBatchLimit(_ dtype: DType) -> Int { dtype == .f32 ? 4 : 48 }
 
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
         precondition(weight.rank == 2, "linear weight must be [out, in], got \(weight.shape)")
@@ -73,17 +73,18 @@ extension CPUBackend {
         let xp = xs.floatPointer, o = out.floatPointer
         if inFeatures == 0 {
             // Empty reduction: the result is the bias alone.
-        } else if w.dtype == .f32 && rows > Self.gemvRowLimit {
+        } else if rows <= Self.smallBatchLimit(w.dtype) {
+            let wp = UnsafeRawPointer(w.rawPointer), code = w.dtype.kernelCode, es = w.dtype.size
+            // Split weight rows in multiples of 4 (the kernel's tile) across threads.
+            let tiles = (outFeatures + 3) / 4
+            pool.parallelFor(tiles, grain: 16) { range in
+                let first = range.lowerBound * 4, last = min(outFeatures, range.upperBound * 4)
+                omni_gemm_small(wp + first * ldw * es, code, ldw, xp, inFeatures, o + first, outFeatures,
+                                rows, last - first, inFeatures)
+            }
+        } else if w.dtype == .f32 {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
                         1, xp, Int32(inFeatures), w.floatPointer, Int32(ldw), 0, o, Int32(outFeatures))
-        } else if rows <= Self.gemvRowLimit {
-            let wp = UnsafeRawPointer(w.rawPointer), code = w.dtype.kernelCode, es = w.dtype.size
-            for r in 0..<rows {
-                pool.parallelFor(outFeatures, grain: 64) { range in
-                    omni_gemv(wp + range.lowerBound * ldw * es, code, ldw, xp + r * inFeatures,
-                              o + r * outFeatures + range.lowerBound, range.count, inFeatures)
-                }
-            }
         } else {
             widenedPanelGEMM(x: xp, rows: rows, weight: w, out: o)
         }
