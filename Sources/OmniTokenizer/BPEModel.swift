@@ -112,11 +112,12 @@ final class BPEModel: Sendable {
                 // Legacy "a b" form; "#version" lines are skipped and do not take a rank.
                 if line.hasPrefix("#version") { continue }
                 legacyLine += 1
-                let parts = line.split(separator: " ", omittingEmptySubsequences: false)
+                // Split on the space byte: `String.split` would see " \u{301}" as one Character.
+                let parts = Array(line.utf8).split(separator: 0x20, omittingEmptySubsequences: false)
                 guard parts.count == 2 else {
                     throw TokenizerError.invalidField(file: file, field: "model.merges[\(i)]", expected: "\"left right\" (merges line \(legacyLine))")
                 }
-                merges.append((TokenKey(String(parts[0])), TokenKey(String(parts[1]))))
+                merges.append((TokenKey(Array(parts[0])), TokenKey(Array(parts[1]))))
             } else if let pair = item.array, pair.count == 2, let a = pair[0].string, let b = pair[1].string {
                 merges.append((TokenKey(a), TokenKey(b)))
             } else {

@@ -53,6 +53,9 @@ QWEN_SPECIALS = [
     "<|fim_prefix|>", "<|fim_middle|>", "<|fim_suffix|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>",
 ]
 
+QWEN_CONFIG = {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+               "clean_up_tokenization_spaces": False}
+
 CHAT_TEMPLATE = "{% for message in messages %}<|im_start|>{{ message['role'] }}\n{{ message['content'] }}<|im_end|>\n{% endfor %}{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 
 
@@ -284,8 +287,7 @@ def make_qwen_tiktoken(texts, rng):
         tok.save(path)
         size = os.path.getsize(path)
         print(f"converted qwen tokenizer.json: {size / 1e6:.1f} MB (not committed)")
-        json.dump({"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
-                   "clean_up_tokenization_spaces": False}, open(os.path.join(tmp, "tokenizer_config.json"), "w"))
+        json.dump(QWEN_CONFIG, open(os.path.join(tmp, "tokenizer_config.json"), "w"), indent=1)
         hf = AutoTokenizer.from_pretrained(tmp)
         golden = goldens(hf, Tokenizer.from_file(path), texts, rng, 151_700)
     assert hf.convert_tokens_to_ids("<|endoftext|>") == 151643
@@ -296,6 +298,7 @@ def make_qwen_tiktoken(texts, rng):
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(d)
     write_golden(d, golden)
+    json.dump(QWEN_CONFIG, open(os.path.join(d, "tokenizer_config.json"), "w"), indent=1)
 
 
 def make_pretokenizer(rng):
