@@ -1,0 +1,257 @@
+import Foundation
+
+/// One sequence's sampling state: its random generator, advanced only by its own draws, and what
+/// the penalties need to know about its tokens.
+public struct SamplerState: Sendable {
+    var generator: Xoshiro256StarStar
+    /// Distinct prompt tokens (only kept when the repetition penalty is on).
+    let promptTokens: Set<Int>
+    /// Occurrences of each generated token (only kept when a penalty is on).
+    private(set) var outputCounts: [Int: Int] = [:]
+    public private(set) var numOutputTokens = 0
+    /// EOS and stop token ids, masked while fewer than min_tokens tokens are generated.
+    let minTokensStopIds: [Int]
+    private let tracksOutput: Bool
+
+    public init(params: SamplingParams, promptTokenIds: some Collection<Int>, minTokensStopIds: [Int] = [], seed: UInt64) {
+        generator = Xoshiro256StarStar(seed: seed)
+        promptTokens = params.repetitionPenalty != 1 ? Set(promptTokenIds) : []
+        tracksOutput = params.hasPenalties
+        self.minTokensStopIds = minTokensStopIds
+    }
+
+    /// Counts a generated token.
+    public mutating func record(_ tokenId: Int) {
+        numOutputTokens += 1
+        if tracksOutput { outputCounts[tokenId, default: 0] += 1 }
+    }
+}
+
+/// A sampled token and, when the request asked for them, its logprobs.
+public struct SampledToken: Sendable, Equatable {
+    public var tokenId: Int
+    public var logprobs: TokenLogprobs?
+}
+
+/// Turns one sequence's logits row into a token, applying the request's processors in vLLM's
+/// (v1) order:
+/// 1. min_tokens: EOS and stop token ids get -inf while fewer than min_tokens tokens are generated;
+/// 2. penalties: repetition (tokens of prompt or output: positive logits divided by it, negative
+///    multiplied), then frequency (minus penalty x count in the output), then presence (minus
+///    penalty once per token in the output);
+/// 3. temperature 0: argmax, the lowest index winning ties (as torch.argmax); otherwise
+/// 4. logits / temperature, then min-p (drop p < min_p x p_max), then top-k (keep logits >= the
+///    k-th largest, ties included), then top-p (keep the most likely tokens while the mass of
+///    those ranked above stays below p; the first is always kept), then one draw.
+///
+/// The draw is inverse-CDF sampling with one uniform from the sequence's own xoshiro256** over
+/// the kept tokens in index order: one draw per token, so a seed gives the same tokens whatever
+/// else is in the batch. (vLLM draws exponentials from torch's CUDA generator instead; the
+/// distribution is the same, the random stream is not.) Top-p boundaries are computed in double
+/// precision; vLLM's float32 cumsum can decide a token within rounding of the boundary otherwise.
+///
+/// Logprobs are vLLM's default "raw_logprobs" mode: the log-softmax of the raw logits from the
+/// model, before any processor above, for the chosen token and the top N.
+public struct Sampler {
+    private var scratch: [Float] = []
+    private var selectionBuffer: [Float] = []
+
+    public init() {}
+
+    public mutating func sample(logits: UnsafeBufferPointer<Float>, params: SamplingParams, state: inout SamplerState) -> SampledToken {
+        precondition(!logits.isEmpty, "an empty logits row")
+        let tokenId = processAndChoose(logits: logits, params: params, state: &state, draws: true)
+        let logprobs = params.logprobs.map { Logprobs.of(tokenId, in: logits, top: $0) }
+        return SampledToken(tokenId: tokenId, logprobs: logprobs)
+    }
+
+    public mutating func sample(logits: [Float], params: SamplingParams, state: inout SamplerState) -> SampledToken {
+        logits.withUnsafeBufferPointer { sample(logits: $0, params: params, state: &state) }
+    }
+
+    /// The logits the choice is made from, masked tokens at -inf (for greedy: after penalties).
+    mutating func processedLogits(_ logits: [Float], params: SamplingParams, state: SamplerState) -> [Float] {
+        var state = state
+        _ = logits.withUnsafeBufferPointer { processAndChoose(logits: $0, params: params, state: &state, draws: false) }
+        return scratch
+    }
+
+    private mutating func processAndChoose(
+        logits: UnsafeBufferPointer<Float>, params: SamplingParams, state: inout SamplerState, draws: Bool
+    ) -> Int {
+        scratch.removeAll(keepingCapacity: true)
+        scratch.append(contentsOf: logits)
+        scratch.withUnsafeMutableBufferPointer { Self.applyPenalties($0, params: params, state: state) }
+        if params.isGreedy {
+            return scratch.withUnsafeBufferPointer { Self.argmax($0) }
+        }
+        let temperature = Float(params.temperature)
+        let minP = Float(params.minP)
+        scratch.withUnsafeMutableBufferPointer { values in
+            if temperature != 1 {
+                for i in values.indices { values[i] /= temperature }
+            }
+            if minP > 0 {
+                let maximum = Self.maximum(values)
+                for i in values.indices where exp(values[i] - maximum) < minP { values[i] = -.infinity }
+            }
+        }
+        if params.topK > 0 && params.topK < scratch.count {
+            let kth = scratch.withUnsafeBufferPointer { Self.kthLargest($0, k: params.topK, buffer: &selectionBuffer) }
+            scratch.withUnsafeMutableBufferPointer { values in
+                for i in values.indices where values[i] < kth { values[i] = -.infinity }
+            }
+        }
+        if params.topP < 1 {
+            scratch.withUnsafeMutableBufferPointer { Self.applyTopP($0, p: params.topP) }
+        }
+        guard draws else { return 0 }
+        let drawn = scratch.withUnsafeMutableBufferPointer { Self.draw($0, generator: &state.generator) }
+        return drawn ?? Self.argmax(logits)
+    }
+
+    // MARK: Processors
+
+    static func applyPenalties(_ values: UnsafeMutableBufferPointer<Float>, params: SamplingParams, state: SamplerState) {
+        if state.numOutputTokens < params.minTokens {
+            for id in state.minTokensStopIds where id >= 0 && id < values.count { values[id] = -.infinity }
+        }
+        if params.repetitionPenalty != 1 {
+            let penalty = Float(params.repetitionPenalty)
+            func penalize(_ id: Int) {
+                guard id >= 0 && id < values.count else { return }
+                values[id] = values[id] > 0 ? values[id] / penalty : values[id] * penalty
+            }
+            for id in state.promptTokens { penalize(id) }
+            for id in state.outputCounts.keys where !state.promptTokens.contains(id) { penalize(id) }
+        }
+        if params.frequencyPenalty != 0 || params.presencePenalty != 0 {
+            let frequency = Float(params.frequencyPenalty)
+            let presence = Float(params.presencePenalty)
+            for (id, count) in state.outputCounts where id >= 0 && id < values.count {
+                values[id] -= frequency * Float(count)
+                values[id] -= presence
+            }
+        }
+    }
+
+    /// Masks every token outside the top-p nucleus. Only tokens within a factor e^-delta of the most
+    /// likely are sorted: once their mass reaches p, every other token ranks after mass >= p and
+    /// is masked anyway; delta widens until that holds.
+    static func applyTopP(_ values: UnsafeMutableBufferPointer<Float>, p: Double) {
+        let maximum = Self.maximum(values)
+        guard maximum > -.infinity else { return }
+        var total = 0.0
+        var numFinite = 0
+        for value in values where value > -.infinity {
+            total += Double(exp(value - maximum))
+            numFinite += 1
+        }
+        var delta: Float = 16
+        var candidates: [Int] = []
+        while true {
+            candidates.removeAll(keepingCapacity: true)
+            var mass = 0.0
+            for i in values.indices where values[i] > -.infinity && values[i] - maximum >= -delta {
+                candidates.append(i)
+                mass += Double(exp(values[i] - maximum))
+            }
+            if mass / total >= p || candidates.count == numFinite { break }
+            delta *= 4
+        }
+        candidates.sort { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
+        var kept: [(Int, Float)] = []
+        var massAbove = 0.0
+        for i in candidates {
+            if massAbove >= p { break }
+            kept.append((i, values[i]))
+            massAbove += Double(exp(values[i] - maximum)) / total
+        }
+        for i in values.indices { values[i] = -.infinity }
+        for (i, value) in kept { values[i] = value }
+    }
+
+    /// One inverse-CDF draw over the finite logits (their softmax); nil when none is finite.
+    static func draw(_ values: UnsafeMutableBufferPointer<Float>, generator: inout Xoshiro256StarStar) -> Int? {
+        let maximum = Self.maximum(values)
+        guard maximum > -.infinity else { return nil }
+        var total = 0.0
+        for i in values.indices {
+            let weight = exp(values[i] - maximum)
+            values[i] = weight
+            total += Double(weight)
+        }
+        let target = generator.nextUnitInterval() * total
+        var cumulative = 0.0
+        var last: Int?
+        for i in values.indices where values[i] > 0 {
+            cumulative += Double(values[i])
+            last = i
+            if cumulative > target { return i }
+        }
+        return last
+    }
+
+    // MARK: Helpers
+
+    /// The first index of the largest value (NaN never wins); 0 when every value is -inf or NaN.
+    static func argmax(_ values: UnsafeBufferPointer<Float>) -> Int {
+        var best = 0
+        var bestValue = -Float.infinity
+        for i in values.indices where values[i] > bestValue {
+            best = i
+            bestValue = values[i]
+        }
+        return best
+    }
+
+    static func maximum(_ values: UnsafeMutableBufferPointer<Float>) -> Float {
+        var result = -Float.infinity
+        for value in values where value > result { result = value }
+        return result
+    }
+
+    /// The k-th largest value (k >= 1), by three-way quickselect on a copy.
+    static func kthLargest(_ values: UnsafeBufferPointer<Float>, k: Int, buffer: inout [Float]) -> Float {
+        precondition(k >= 1 && k <= values.count, "k out of range")
+        buffer.removeAll(keepingCapacity: true)
+        buffer.append(contentsOf: values)
+        return buffer.withUnsafeMutableBufferPointer { b in
+            let target = k - 1
+            var low = 0
+            var high = b.count - 1
+            while low < high {
+                let middle = low + (high - low) / 2
+                let pivot = medianOfThree(b[low], b[middle], b[high])
+                // Descending: [low, lessThan) > pivot, [lessThan, i) == pivot, (greaterThan, high] < pivot.
+                var lessThan = low
+                var i = low
+                var greaterThan = high
+                while i <= greaterThan {
+                    if b[i] > pivot {
+                        b.swapAt(lessThan, i)
+                        lessThan += 1
+                        i += 1
+                    } else if b[i] < pivot {
+                        b.swapAt(i, greaterThan)
+                        greaterThan -= 1
+                    } else {
+                        i += 1
+                    }
+                }
+                if target < lessThan {
+                    high = lessThan - 1
+                } else if target > greaterThan {
+                    low = greaterThan + 1
+                } else {
+                    return pivot
+                }
+            }
+            return b[low]
+        }
+    }
+
+    private static func medianOfThree(_ a: Float, _ b: Float, _ c: Float) -> Float {
+        max(min(a, b), min(max(a, b), c))
+    }
+}
