@@ -138,7 +138,7 @@ public struct Sampler {
     /// Masks every token outside the top-p nucleus. Only tokens within a factor e^-delta of the most
     /// likely are sorted: once their mass reaches p, every other token ranks after mass >= p and
     /// is masked anyway; delta widens until that holds.
-    static func applyTopP(_ values: UnsafeMutableBufferPointer<Float>, p: Double) {
+    static func applyTopP(_ values: UnsafeMutableBufferPointer<Float>, p: Double, initialDelta: Float = 16) {
         let maximum = Self.maximum(values)
         guard maximum > -.infinity else { return }
         var total = 0.0
@@ -147,7 +147,7 @@ public struct Sampler {
             total += Double(exp(value - maximum))
             numFinite += 1
         }
-        var delta: Float = 16
+        var delta = initialDelta
         var candidates: [Int] = []
         while true {
             candidates.removeAll(keepingCapacity: true)

@@ -1,0 +1,172 @@
+import Foundation
+import Testing
+@testable import OmniEngine
+
+/// Sampler on hand-made logits with values worked out by hand (vLLM's formulas).
+@Suite struct SamplerTests {
+    private let negativeInfinity = -Float.infinity
+
+    private func state(_ params: SamplingParams, prompt: [Int] = [], output: [Int] = [], stopIds: [Int] = [], seed: UInt64 = 1) -> SamplerState {
+        var state = SamplerState(params: params, promptTokenIds: prompt, minTokensStopIds: stopIds, seed: seed)
+        for token in output { state.record(token) }
+        return state
+    }
+
+    private func processed(_ logits: [Float], _ params: SamplingParams, prompt: [Int] = [], output: [Int] = [], stopIds: [Int] = []) -> [Float] {
+        var sampler = Sampler()
+        return sampler.processedLogits(logits, params: params, state: state(params, prompt: prompt, output: output, stopIds: stopIds))
+    }
+
+    @Test func greedyTakesTheFirstMaximumAndDrawsNothing() throws {
+        let params = try SamplingParams(temperature: 0)
+        var sampler = Sampler()
+        var samplerState = state(params)
+        let before = samplerState.generator
+        #expect(sampler.sample(logits: [1, 3, 3, 2], params: params, state: &samplerState).tokenId == 1)
+        #expect(samplerState.generator.next() == { var g = before; return g.next() }(), "greedy leaves the generator alone")
+    }
+
+    @Test func repetitionPenaltyDividesPositiveAndMultipliesNegativeLogits() throws {
+        let params = try SamplingParams(temperature: 0, repetitionPenalty: 2)
+        // Token 0 is in the prompt, token 1 in the output, tokens 2 and 3 in neither.
+        #expect(processed([2, -2, 1, 0.5], params, prompt: [0], output: [1]) == [1, -4, 1, 0.5])
+    }
+
+    @Test func frequencyAndPresencePenalizeOutputTokensOnly() throws {
+        let params = try SamplingParams(temperature: 0, presencePenalty: 0.25, frequencyPenalty: 0.5)
+        #expect(processed([1, 1, 1, 1], params, prompt: [0, 3], output: [1, 1, 2]) == [1, -0.25, 0.25, 1])
+    }
+
+    @Test func repetitionPenaltyComesBeforeFrequencyPenalty() throws {
+        let params = try SamplingParams(temperature: 0, frequencyPenalty: 1, repetitionPenalty: 2)
+        #expect(processed([2, 2, 2], params, prompt: [0], output: [1]) == [1, 0, 2])
+    }
+
+    @Test func minTokensMasksStopIdsUntilReached() throws {
+        let params = try SamplingParams(temperature: 0, minTokens: 2)
+        #expect(processed([0, 1, 2, 9], params, output: [1], stopIds: [3]) == [0, 1, 2, negativeInfinity])
+        #expect(processed([0, 1, 2, 9], params, output: [1, 1], stopIds: [3]) == [0, 1, 2, 9])
+    }
+
+    @Test func temperatureDividesLogits() throws {
+        #expect(processed([1, 2], try SamplingParams(temperature: 0.5)) == [2, 4])
+    }
+
+    @Test func topKKeepsTheKLargestAndTiesWithTheKth() throws {
+        let params = try SamplingParams(temperature: 1, topK: 2)
+        #expect(processed([1, 5, 3, 3, 2], params) == [negativeInfinity, 5, 3, 3, negativeInfinity])
+    }
+
+    @Test func topPKeepsTokensWhileTheMassAboveThemIsBelowP() throws {
+        let logits = [0.5, 0.3, 0.15, 0.05].map { Float(log($0)) }
+        let kept = processed(logits, try SamplingParams(temperature: 1, topP: 0.7))
+        #expect(kept[0] == logits[0] && kept[1] == logits[1])
+        #expect(kept[2] == negativeInfinity && kept[3] == negativeInfinity)
+        #expect(processed(logits, try SamplingParams(temperature: 1, topP: 0.1)).filter(\.isFinite).count == 1, "the top token always stays")
+    }
+
+    @Test(arguments: [16, 0.25] as [Float])
+    func topPOverALargeVocabularyMatchesAFullSort(initialDelta: Float) throws {
+        // Slowly decaying logits; a narrow first window (0.25) must widen several times.
+        let logits = (0..<1000).map { -Float($0) * 0.03 }
+        let p = 0.99
+        let weights = logits.map { exp(Double($0)) }
+        let total = weights.reduce(0, +)
+        var above = 0.0
+        var expected = 0
+        for weight in weights where above < p {
+            expected += 1
+            above += weight / total
+        }
+        var kept = logits
+        kept.withUnsafeMutableBufferPointer { Sampler.applyTopP($0, p: p, initialDelta: initialDelta) }
+        #expect(kept.filter(\.isFinite).count == expected)
+        #expect(expected > 100)
+        #expect(Array(kept.prefix(expected)) == Array(logits.prefix(expected)))
+        #expect(processed(logits, try SamplingParams(temperature: 1, topP: p)) == kept)
+    }
+
+    @Test func minPDropsTokensBelowAFractionOfTheMostLikely() throws {
+        let logits = [0.6, 0.25, 0.1, 0.05].map { Float(log($0)) }
+        let kept = processed(logits, try SamplingParams(temperature: 1, minP: 0.2))
+        #expect(kept.map(\.isFinite) == [true, true, false, false])
+    }
+
+    @Test func minPAppliesAfterTemperature() throws {
+        // exp(-1) < 0.5 would drop token 1; at temperature 2 its ratio is exp(-0.5) > 0.5.
+        #expect(processed([0, -1], try SamplingParams(temperature: 2, minP: 0.5)) == [0, -0.5])
+        #expect(processed([0, -1], try SamplingParams(temperature: 1, minP: 0.5)) == [0, negativeInfinity])
+    }
+
+    @Test func kthLargestAgreesWithSorting() {
+        var generator = Xoshiro256StarStar(seed: 9)
+        var buffer: [Float] = []
+        for trial in 0..<50 {
+            let count = 1 + trial * 7
+            let values: [Float] = (0..<count).map { _ in
+                let draw = generator.next() % 20
+                return draw == 0 ? -.infinity : Float(draw % 7)
+            }
+            let sorted = values.sorted(by: >)
+            for k in [1, (count + 1) / 2, count] {
+                let kth = values.withUnsafeBufferPointer { Sampler.kthLargest($0, k: k, buffer: &buffer) }
+                #expect(kth == sorted[k - 1], "trial \(trial), k \(k)")
+            }
+        }
+    }
+
+    @Test func sameSeedGivesTheSameDrawsAndAnotherSeedDoesNot() throws {
+        let params = try SamplingParams(temperature: 1)
+        let logits = [Float](repeating: 0, count: 16)
+        func draws(seed: UInt64) -> [Int] {
+            var sampler = Sampler()
+            var samplerState = state(params, seed: seed)
+            return (0..<50).map { _ in sampler.sample(logits: logits, params: params, state: &samplerState).tokenId }
+        }
+        #expect(draws(seed: 42) == draws(seed: 42))
+        #expect(draws(seed: 42) != draws(seed: 43))
+    }
+
+    @Test func drawsFollowTheSoftmax() throws {
+        let params = try SamplingParams(temperature: 1)
+        let logits = [0.7, 0.2, 0.1].map { Float(log($0)) }
+        var sampler = Sampler()
+        var samplerState = state(params, seed: 2024)
+        var counts = [0, 0, 0]
+        for _ in 0..<20_000 { counts[sampler.sample(logits: logits, params: params, state: &samplerState).tokenId] += 1 }
+        for (count, probability) in zip(counts, [0.7, 0.2, 0.1]) {
+            #expect(abs(Double(count) / 20_000 - probability) < 0.015, "\(counts)")
+        }
+    }
+
+    @Test func drawsNeverPickAMaskedToken() throws {
+        let params = try SamplingParams(temperature: 1.5, topK: 2)
+        var sampler = Sampler()
+        var samplerState = state(params, seed: 5)
+        let logits: [Float] = [0, 3, -1, 2.5, 1]
+        for _ in 0..<500 {
+            #expect([1, 3].contains(sampler.sample(logits: logits, params: params, state: &samplerState).tokenId))
+        }
+    }
+
+    @Test func logprobsAreTheLogSoftmaxOfTheRawLogits() throws {
+        let logits: [Float] = [1, 2, 3, 0]
+        let logSumExp = log(exp(1.0) + exp(2.0) + exp(3.0) + exp(0.0))
+        let result = Logprobs.of(0, in: logits, top: 2)
+        #expect(result.token.tokenId == 0 && result.token.rank == 3)
+        #expect(abs(Double(result.token.logprob) - (1 - logSumExp)) < 1e-6)
+        #expect(result.top.map(\.tokenId) == [2, 1])
+        #expect(result.top.map(\.rank) == [1, 2])
+        #expect(abs(Double(result.top[0].logprob) - (3 - logSumExp)) < 1e-6)
+        #expect(Logprobs.of(1, in: [2, 2, 1], top: 0) == TokenLogprobs(
+            token: TokenLogprob(tokenId: 1, logprob: Float(2 - log(2 * exp(2.0) + exp(1.0))), rank: 2), top: []
+        ), "ties count as ranked before")
+
+        // Temperature and penalties change the draw, not the reported logprobs.
+        let params = try SamplingParams(temperature: 0.5, repetitionPenalty: 1.5, seed: 1, logprobs: 2)
+        var sampler = Sampler()
+        var samplerState = state(params, prompt: [2])
+        let sampled = sampler.sample(logits: logits, params: params, state: &samplerState)
+        #expect(sampled.logprobs == Logprobs.of(sampled.tokenId, in: logits, top: 2))
+    }
+}
