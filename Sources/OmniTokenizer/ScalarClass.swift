@@ -20,6 +20,12 @@ enum ScalarClass {
         return bits
     }
 
+    /// Letter, number, whitespace and mark as one lookup (what the word splitter needs).
+    @inline(__always) static func classes(_ s: Unicode.Scalar) -> (letter: Bool, number: Bool, whitespace: Bool, mark: Bool) {
+        let b = bits(s)
+        return (b & letter != 0, b & number != 0, b & whitespace != 0, b & mark != 0)
+    }
+
     @inline(__always) private static func bits(_ s: Unicode.Scalar) -> UInt8 {
         if s.value < 128 { return ascii[Int(s.value)] }
         let p = s.properties

