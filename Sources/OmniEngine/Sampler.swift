@@ -54,7 +54,7 @@ public struct SampledToken: Sendable, Equatable {
 /// model, before any processor above, for the chosen token and the top N.
 public struct Sampler {
     private var scratch: [Float] = []
-    private var selectionBuffer: [Float] = []
+    private var buckets = LogitBuckets.Scratch()
 
     public init() {}
 
@@ -86,24 +86,22 @@ public struct Sampler {
             return scratch.withUnsafeBufferPointer { Self.argmax($0) }
         }
         let temperature = Float(params.temperature)
-        let minP = Float(params.minP)
+        let logMinP = params.minP > 0 ? Float(log(params.minP)) : nil
         scratch.withUnsafeMutableBufferPointer { values in
             if temperature != 1 {
                 for i in values.indices { values[i] /= temperature }
             }
-            if minP > 0 {
+            // min-p: p_i < min_p * p_max, i.e. exp(l_i - l_max) < min_p.
+            if let logMinP {
                 let maximum = Self.maximum(values)
-                for i in values.indices where exp(values[i] - maximum) < minP { values[i] = -.infinity }
+                for i in values.indices where values[i] - maximum < logMinP { values[i] = -.infinity }
             }
         }
         if params.topK > 0 && params.topK < scratch.count {
-            let kth = scratch.withUnsafeBufferPointer { Self.kthLargest($0, k: params.topK, buffer: &selectionBuffer) }
-            scratch.withUnsafeMutableBufferPointer { values in
-                for i in values.indices where values[i] < kth { values[i] = -.infinity }
-            }
+            scratch.withUnsafeMutableBufferPointer { Self.applyTopK($0, k: params.topK, scratch: &buckets) }
         }
         if params.topP < 1 {
-            scratch.withUnsafeMutableBufferPointer { Self.applyTopP($0, p: params.topP) }
+            scratch.withUnsafeMutableBufferPointer { Self.applyTopP($0, p: params.topP, scratch: &buckets) }
         }
         guard draws else { return 0 }
         let drawn = scratch.withUnsafeMutableBufferPointer { Self.draw($0, generator: &state.generator) }
@@ -135,40 +133,70 @@ public struct Sampler {
         }
     }
 
-    /// Masks every token outside the top-p nucleus. Only tokens within a factor e^-delta of the most
-    /// likely are sorted: once their mass reaches p, every other token ranks after mass >= p and
-    /// is masked anyway; delta widens until that holds.
-    static func applyTopP(_ values: UnsafeMutableBufferPointer<Float>, p: Double, initialDelta: Float = 16) {
+    /// Masks every logit below the k-th largest. Only the bucket holding the k-th is searched.
+    static func applyTopK(_ values: UnsafeMutableBufferPointer<Float>, k: Int, scratch: inout LogitBuckets.Scratch) {
         let maximum = Self.maximum(values)
         guard maximum > -.infinity else { return }
-        var total = 0.0
-        var numFinite = 0
-        for value in values where value > -.infinity {
-            total += Double(exp(value - maximum))
-            numFinite += 1
-        }
-        var delta = initialDelta
-        var candidates: [Int] = []
-        while true {
-            candidates.removeAll(keepingCapacity: true)
-            var mass = 0.0
-            for i in values.indices where values[i] > -.infinity && values[i] - maximum >= -delta {
-                candidates.append(i)
-                mass += Double(exp(values[i] - maximum))
+        let buckets = LogitBuckets(maximum: maximum)
+        scratch.reset()
+        for value in values where value > -.infinity { scratch.counts[buckets.index(of: value)] += 1 }
+        var numAbove = 0
+        var boundary = -1
+        for bucket in 0..<LogitBuckets.count {
+            if numAbove + scratch.counts[bucket] >= k {
+                boundary = bucket
+                break
             }
-            if mass / total >= p || candidates.count == numFinite { break }
-            delta *= 4
+            numAbove += scratch.counts[bucket]
         }
-        candidates.sort { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
-        var kept: [(Int, Float)] = []
+        guard boundary >= 0 else { return }  // fewer than k finite logits: nothing to drop
+        scratch.values.removeAll(keepingCapacity: true)
+        for value in values where value > -.infinity && buckets.index(of: value) == boundary { scratch.values.append(value) }
+        let kth = scratch.values.withUnsafeBufferPointer { kthLargest($0, k: k - numAbove, buffer: &scratch.selection) }
+        for i in values.indices where values[i] < kth { values[i] = -.infinity }
+    }
+
+    /// Masks every token outside the top-p nucleus: a token stays while the probability mass of
+    /// the tokens ranked above it is below p. The mass per bucket finds the bucket where the cut
+    /// falls; only that bucket's tokens are sorted.
+    static func applyTopP(_ values: UnsafeMutableBufferPointer<Float>, p: Double, scratch: inout LogitBuckets.Scratch) {
+        let maximum = Self.maximum(values)
+        guard maximum > -.infinity else { return }
+        let buckets = LogitBuckets(maximum: maximum)
+        scratch.reset()
+        var total = 0.0
+        for value in values where value > -.infinity {
+            let weight = Double(exp(value - maximum))
+            total += weight
+            scratch.masses[buckets.index(of: value)] += weight
+        }
+        let target = p * total
         var massAbove = 0.0
-        for i in candidates {
-            if massAbove >= p { break }
-            kept.append((i, values[i]))
-            massAbove += Double(exp(values[i] - maximum)) / total
+        var boundary = LogitBuckets.count - 1
+        for bucket in 0..<LogitBuckets.count {
+            if massAbove + scratch.masses[bucket] >= target {
+                boundary = bucket
+                break
+            }
+            massAbove += scratch.masses[bucket]
         }
-        for i in values.indices { values[i] = -.infinity }
-        for (i, value) in kept { values[i] = value }
+        scratch.indices.removeAll(keepingCapacity: true)
+        for i in values.indices where values[i] > -.infinity {
+            let bucket = buckets.index(of: values[i])
+            if bucket == boundary {
+                scratch.indices.append(i)
+            } else if bucket > boundary {
+                values[i] = -.infinity
+            }
+        }
+        scratch.indices.sort { values[$0] > values[$1] || (values[$0] == values[$1] && $0 < $1) }
+        for i in scratch.indices {
+            if massAbove >= target {
+                values[i] = -.infinity
+            } else {
+                massAbove += Double(exp(values[i] - maximum))
+            }
+        }
     }
 
     /// One inverse-CDF draw over the finite logits (their softmax); nil when none is finite.
@@ -177,6 +205,11 @@ public struct Sampler {
         guard maximum > -.infinity else { return nil }
         var total = 0.0
         for i in values.indices {
+            // Masked tokens are most of the vocabulary after top-k / top-p: skip their exp.
+            guard values[i] > -.infinity else {
+                values[i] = 0
+                continue
+            }
             let weight = exp(values[i] - maximum)
             values[i] = weight
             total += Double(weight)
@@ -253,5 +286,44 @@ public struct Sampler {
 
     private static func medianOfThree(_ a: Float, _ b: Float, _ c: Float) -> Float {
         max(min(a, b), min(max(a, b), c))
+    }
+}
+
+/// Logits grouped by how far below the maximum they lie, finest near the top: bucket b holds
+/// values in (max - (b + 1) w, max - b w], the last bucket everything lower. Larger logits never
+/// land in a later bucket, so top-k and top-p can find their cut bucket by bucket and sort only
+/// the tokens of the bucket it falls in.
+struct LogitBuckets {
+    static let count = 2048
+    /// Logits more than this below the maximum share the last bucket (relative weight < 1e-17).
+    static let range: Float = 40
+
+    let maximum: Float
+    private let scale = Float(LogitBuckets.count) / LogitBuckets.range
+
+    init(maximum: Float) {
+        self.maximum = maximum
+    }
+
+    @inline(__always)
+    func index(of value: Float) -> Int {
+        let distance = (maximum - value) * scale
+        return distance < Float(Self.count - 1) ? Int(distance) : Self.count - 1
+    }
+
+    /// Reusable buffers, so that sampling allocates nothing per token once warm.
+    struct Scratch {
+        var counts = [Int](repeating: 0, count: LogitBuckets.count)
+        var masses = [Double](repeating: 0, count: LogitBuckets.count)
+        var values: [Float] = []
+        var selection: [Float] = []
+        var indices: [Int] = []
+
+        mutating func reset() {
+            for i in 0..<LogitBuckets.count {
+                counts[i] = 0
+                masses[i] = 0
+            }
+        }
     }
 }

@@ -65,25 +65,54 @@ import Testing
         #expect(processed(logits, try SamplingParams(temperature: 1, topP: 0.1)).filter(\.isFinite).count == 1, "the top token always stays")
     }
 
-    @Test(arguments: [16, 0.25] as [Float])
-    func topPOverALargeVocabularyMatchesAFullSort(initialDelta: Float) throws {
-        // Slowly decaying logits; a narrow first window (0.25) must widen several times.
-        let logits = (0..<1000).map { -Float($0) * 0.03 }
-        let p = 0.99
-        let weights = logits.map { exp(Double($0)) }
-        let total = weights.reduce(0, +)
-        var above = 0.0
-        var expected = 0
-        for weight in weights where above < p {
-            expected += 1
-            above += weight / total
+    /// Rows that stress the bucketed search: ties, all equal, values spread far past the bucket
+    /// range, masked entries, and thousands of tokens sharing the cut's bucket.
+    private func stressRows() -> [[Float]] {
+        var generator = Xoshiro256StarStar(seed: 11)
+        func uniform() -> Float { Float(generator.nextUnitInterval()) }
+        return [
+            (0..<1000).map { -Float($0) * 0.03 },
+            [Float](repeating: 0.5, count: 300),
+            (0..<5000).map { _ in uniform() * 200 - 100 },
+            (0..<5000).map { _ in Float(Int(uniform() * 8)) },
+            (0..<5000).map { i in i % 3 == 0 ? -.infinity : uniform() * 30 },
+            [3] + [Float](repeating: -0.001, count: 4000) + (0..<2000).map { _ in uniform() * 0.001 },
+        ]
+    }
+
+    @Test func topKMatchesAFullSort() {
+        var scratch = LogitBuckets.Scratch()
+        for (row, logits) in stressRows().enumerated() {
+            let finite = logits.filter { $0 > -.infinity }.sorted(by: >)
+            for k in [1, 2, 7, 40, 299, 1000, 4999] where k < logits.count {
+                var masked = logits
+                masked.withUnsafeMutableBufferPointer { Sampler.applyTopK($0, k: k, scratch: &scratch) }
+                let expected = k <= finite.count ? logits.map { $0 < finite[k - 1] ? -.infinity : $0 } : logits
+                #expect(masked == expected, "row \(row), k \(k)")
+            }
         }
-        var kept = logits
-        kept.withUnsafeMutableBufferPointer { Sampler.applyTopP($0, p: p, initialDelta: initialDelta) }
-        #expect(kept.filter(\.isFinite).count == expected)
-        #expect(expected > 100)
-        #expect(Array(kept.prefix(expected)) == Array(logits.prefix(expected)))
-        #expect(processed(logits, try SamplingParams(temperature: 1, topP: p)) == kept)
+    }
+
+    @Test func topPMatchesAFullSort() {
+        var scratch = LogitBuckets.Scratch()
+        for (row, logits) in stressRows().enumerated() {
+            let maximum = logits.max()!
+            let weights = logits.map { exp(Double($0 - maximum)) }
+            let total = weights.reduce(0, +)
+            let order = logits.indices.filter { logits[$0] > -.infinity }
+                .sorted { logits[$0] > logits[$1] || (logits[$0] == logits[$1] && $0 < $1) }
+            for p in [0.05, 0.5, 0.9, 0.99, 0.999] {
+                var expected = [Float](repeating: -.infinity, count: logits.count)
+                var above = 0.0
+                for i in order where above < p * total {
+                    expected[i] = logits[i]
+                    above += weights[i]
+                }
+                var masked = logits
+                masked.withUnsafeMutableBufferPointer { Sampler.applyTopP($0, p: p, scratch: &scratch) }
+                #expect(masked == expected, "row \(row), p \(p): kept \(masked.filter(\.isFinite).count), want \(expected.filter(\.isFinite).count)")
+            }
+        }
     }
 
     @Test func minPDropsTokensBelowAFractionOfTheMostLikely() throws {
