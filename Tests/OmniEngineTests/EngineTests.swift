@@ -81,6 +81,28 @@ import Testing
         #expect(engine.blockManager.numFreeBlocks == 16)
     }
 
+    @Test func requestsSharingPrefixesUnderPreemptionGiveTheirSoloTokens() throws {
+        // 20 blocks of 4 for 16 requests of ~30 tokens: prefix hits, preemption and recompute at once.
+        let (engine, _) = try makeEngine(numBlocks: 20, blockSize: 4, maxModelLen: 80, maxNumSeqs: 8, maxNumBatchedTokens: 16)
+        let system = prompt(12, salt: 1000)
+        var expected: [String: Completion] = [:]
+        for i in 0..<16 {
+            let promptTokens = i % 4 == 3 ? system + prompt(4, salt: 1001) : system + prompt(1 + i % 5, salt: 1100 + i)
+            let params = i.isMultiple(of: 2)
+                ? try greedy(8 + i % 5)
+                : try SamplingParams(temperature: 0.9, minP: 0.05, seed: 50 + i, maxTokens: 8 + i % 5, ignoreEOS: true)
+            try engine.addRequest(id: "s\(i)", promptTokenIds: promptTokens, params: params)
+            expected["s\(i)"] = try solo("s\(i)", promptTokens, params)
+        }
+        let completions = try engine.runToCompletion()
+        for (id, want) in expected {
+            #expect(completions[CompletionKey(requestId: id, index: 0)]?.tokens == want.tokens, "\(id)")
+        }
+        #expect(engine.metrics.prefixCacheHits >= 15 * 12)
+        #expect(engine.metrics.numPreemptions > 0)
+        #expect(engine.blockManager.numFreeBlocks == 20)
+    }
+
     @Test func sharedPrefixIsComputedOnceAndCounted() throws {
         let (engine, runner) = try makeEngine(numBlocks: 64, blockSize: 4)
         let first = prompt(32, salt: 300)
