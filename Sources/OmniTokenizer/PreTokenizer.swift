@@ -279,13 +279,6 @@ enum ByteLevel {
     }
 }
 
-extension String.UnicodeScalarView {
-    init(_ scalars: [Unicode.Scalar]) {
-        self.init()
-        append(contentsOf: scalars)
-    }
-}
-
 extension Sequence where Element == Unicode.Scalar {
     /// UTF-8 encoding of the scalars.
     var utf8Bytes: [UInt8] {

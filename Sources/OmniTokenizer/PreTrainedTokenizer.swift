@@ -25,7 +25,7 @@ public final class PreTrainedTokenizer: Tokenizer {
     public convenience init(directory: URL) throws(TokenizerError) {
         let url = directory.appendingPathComponent("tokenizer.json")
         guard FileManager.default.fileExists(atPath: url.path) else { throw TokenizerError.missingFile(path: url.path) }
-        try self.init(tokenizerJSON: try readFile(url), configuration: try TokenizerConfiguration(directory: directory))
+        try self.init(tokenizerJSON: try TokenizerFile.read(url), configuration: try TokenizerConfiguration(directory: directory))
     }
 
     /// Builds a tokenizer from the bytes of a tokenizer.json.
@@ -66,7 +66,7 @@ public final class PreTrainedTokenizer: Tokenizer {
         configuration: TokenizerConfiguration = .init()
     ) throws(TokenizerError) {
         let file = url.lastPathComponent
-        let model = try TiktokenRanks.model(ranks: try TiktokenRanks.read(try readFile(url), file: file), file: file)
+        let model = try TiktokenRanks.model(ranks: try TiktokenRanks.read(try TokenizerFile.read(url), file: file), file: file)
         var warnings: [String] = []
         let split = try SplitPattern.from(json: .object([("Regex", .string(pattern))]), file: file, field: "pattern", warnings: &warnings)
         self.init(
@@ -85,7 +85,8 @@ public final class PreTrainedTokenizer: Tokenizer {
         // tokenizer.json's list; a token whose text the model has takes the model's id, as in HF.
         added.add(addedTokens.map { t in var t = t; t.id = model.id(of: t.content) ?? t.id; return t }, normalizer: normalizer)
         // transformers then adds tokenizer_config.json's `added_tokens_decoder` entries (new flags
-        // win) and re-adds the named special tokens with the flags the config gives them.
+        // win) and the named special tokens that are not added tokens yet (the flags of one that
+        // is stay as they are, as transformers 5 leaves them).
         func nextID() -> Int {
             let vocabSize = model.vocab.count
             guard let maxAdded = added.tokens.map(\.id).max() else { return vocabSize }
@@ -99,7 +100,7 @@ public final class PreTrainedTokenizer: Tokenizer {
         }
         let named = [configuration.bosToken, configuration.eosToken, configuration.unkToken, configuration.padToken].compactMap { $0 }
             + configuration.extraSpecialTokens
-        for s in named {
+        for s in named where added.id(of: s.content) == nil {
             let token = AddedToken(id: existingID(s.content) ?? nextID(), content: s.content, isSpecial: true,
                                    lstrip: s.lstrip, rstrip: s.rstrip, normalized: s.normalized, singleWord: s.singleWord)
             added.add([token], normalizer: normalizer)

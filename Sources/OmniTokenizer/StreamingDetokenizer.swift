@@ -139,6 +139,6 @@ struct CleanupStream: Sendable {
     private static func isSafeCut(_ a: Unicode.Scalar, _ b: Unicode.Scalar) -> Bool {
         if a == " " { return false }
         if b == " " { return a != "'" && a != "n" }
-        return !adjacentPairs.contains(String(String.UnicodeScalarView([a, b])))
+        return !adjacentPairs.contains(Normalizer.string([a, b]))
     }
 }

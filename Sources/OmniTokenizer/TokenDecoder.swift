@@ -185,7 +185,7 @@ struct DecodeStage: Sendable {
 
     private static func fallbackByte(_ t: [Unicode.Scalar]) -> UInt8? {
         guard t.count == 6, t[0] == "<", t[1] == "0", t[2] == "x", t[5] == ">" else { return nil }
-        return UInt8(String(String.UnicodeScalarView([t[3], t[4]])), radix: 16)
+        return UInt8(Normalizer.string(t[3...4]), radix: 16)
     }
 
     private static func strip(_ t: [Unicode.Scalar], content: Unicode.Scalar, start: Int, stop: Int) -> [Unicode.Scalar] {

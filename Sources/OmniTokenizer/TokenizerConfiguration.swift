@@ -46,7 +46,7 @@ public struct TokenizerConfiguration: Sendable {
         let file = "tokenizer_config.json"
         let url = directory.appendingPathComponent(file)
         if FileManager.default.fileExists(atPath: url.path) {
-            try self.init(json: JSONValue.parse(try readFile(url), file: file), file: file)
+            try self.init(json: JSONValue.parse(try TokenizerFile.read(url), file: file), file: file)
         } else {
             self.init()
         }
@@ -103,20 +103,20 @@ public struct TokenizerConfiguration: Sendable {
         var fromFiles: [String: String] = [:]
         let jinja = directory.appendingPathComponent("chat_template.jinja")
         if FileManager.default.fileExists(atPath: jinja.path) {
-            fromFiles["default"] = String(decoding: try readFile(jinja), as: UTF8.self)
+            fromFiles["default"] = String(decoding: try TokenizerFile.read(jinja), as: UTF8.self)
         }
         let extraDirectory = directory.appendingPathComponent("additional_chat_templates")
         if let names = try? FileManager.default.contentsOfDirectory(atPath: extraDirectory.path) {
             for name in names.sorted() where name.hasSuffix(".jinja") {
                 let url = extraDirectory.appendingPathComponent(name)
-                fromFiles[String(name.dropLast(".jinja".count))] = String(decoding: try readFile(url), as: UTF8.self)
+                fromFiles[String(name.dropLast(".jinja".count))] = String(decoding: try TokenizerFile.read(url), as: UTF8.self)
             }
         }
         if fromFiles.isEmpty {
             let json = directory.appendingPathComponent("chat_template.json")
             if FileManager.default.fileExists(atPath: json.path) {
                 let file = "chat_template.json"
-                let value = try JSONValue.parse(try readFile(json), file: file)
+                let value = try JSONValue.parse(try TokenizerFile.read(json), file: file)
                 guard let template = value["chat_template"] else {
                     throw TokenizerError.invalidField(file: file, field: "chat_template", expected: "a string or a list of {name, template}")
                 }
@@ -154,10 +154,13 @@ public struct TokenizerConfiguration: Sendable {
     }
 }
 
-func readFile(_ url: URL) throws(TokenizerError) -> [UInt8] {
-    do {
-        return Array(try Data(contentsOf: url))
-    } catch {
-        throw TokenizerError.unreadableFile(path: url.path, detail: "\(error.localizedDescription)")
+/// Reads the files of a model directory, with errors that name the file.
+enum TokenizerFile {
+    static func read(_ url: URL) throws(TokenizerError) -> [UInt8] {
+        do {
+            return Array(try Data(contentsOf: url))
+        } catch {
+            throw TokenizerError.unreadableFile(path: url.path, detail: "\(error.localizedDescription)")
+        }
     }
 }

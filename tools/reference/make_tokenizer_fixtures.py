@@ -28,7 +28,8 @@ Variants:
                      unless told to "corrupt the output").
   trained-metaspace  Llama-2 layout: Metaspace(prepend_scheme=first), byte_fallback + <unk>,
                      decoder Replace/ByteFallback/Fuse/Strip.
-  trained-fallback   an unknown Split regex (Swift Regex fallback) + Digits(individual).
+  trained-fallback   an unknown Split regex (Swift Regex fallback) + Digits(individual),
+                     NFKC + Replace normalizers, split_special_tokens.
 """
 import base64
 import json
@@ -102,7 +103,7 @@ def corpus():
         "hello world", "xhello worldx", "Hello world", "the _word_ here", "the_word_here", "a _word_", "_word_!",
         "étude", "e\u0301tude", "une e\u0301tude ici", "<think>reason</think>", "<tool_call>{\"a\": 1}</tool_call>",
         "你好世界", "说你好世界吧", "<|box_start|>(1,2)<|box_end|>", "<|fim_prefix|>def<|fim_suffix|>x<|fim_middle|>",
-        "<|begin_of_text|>hi", "<s>text</s>", "<unk>",
+        "<|begin_of_text|>hi", "<s>text</s>", "<unk>", "<think>  spaced </think>  x", "a  <|im_end|>  b", "<|eot_id|> x",
     ]
     c.append("The quick brown fox jumps over the lazy dog. " * 3 + "Pack my box with five dozen liquor jugs! " +
              "素早い茶色の狐が怠惰な犬を飛び越える。 Быстрая коричневая лиса. 1234 + 5678 = 6912.\n\n\tDone 😀.")
@@ -214,7 +215,12 @@ def make_trained(texts, rng):
     config = {"tokenizer_class": "PreTrainedTokenizerFast", "bos_token": None, "eos_token": "<|im_end|>",
               "pad_token": "<|endoftext|>", "unk_token": None, "model_max_length": 32768,
               "clean_up_tokenization_spaces": False, "add_bos_token": False, "chat_template": CHAT_TEMPLATE,
-              "split_special_tokens": False}
+              "split_special_tokens": False,
+              # transformers re-adds these over tokenizer.json's entries: the config's flags win.
+              "added_tokens_decoder": {str(1200 + 8): {"content": "<think>", "lstrip": False, "rstrip": True,
+                                                      "normalized": False, "single_word": False, "special": False}}}
+    config["eos_token"] = {"__type": "AddedToken", "content": "<|im_end|>", "lstrip": True, "rstrip": False,
+                           "normalized": False, "single_word": False, "special": True}
     d = save_variant("trained", tok, config)
     yield d, config
 
@@ -268,7 +274,7 @@ def make_trained(texts, rng):
                                    pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)])
     tok = train_bytelevel(pre, 700, normalizers.Sequence([normalizers.NFKC(), normalizers.Replace("\t", "    ")]))
     tok.add_tokens([AddedToken("<|endoftext|>", special=True, normalized=False)])
-    config = {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>"}
+    config = {"tokenizer_class": "PreTrainedTokenizerFast", "eos_token": "<|endoftext|>", "split_special_tokens": True}
     d = save_variant("trained-fallback", tok, config)
     yield d, config
 
@@ -344,7 +350,9 @@ def main():
         json.dump(texts, f, ensure_ascii=False, indent=0)
     for d, config in make_trained(texts, rng):
         hf = AutoTokenizer.from_pretrained(d)
-        raw = Tokenizer.from_file(os.path.join(d, "tokenizer.json"))
+        # Plain `tokenizers` must agree with transformers unless the config changes added tokens.
+        changes_tokens = "added_tokens_decoder" in config or isinstance(config.get("eos_token"), dict) or config.get("split_special_tokens")
+        raw = None if changes_tokens else Tokenizer.from_file(os.path.join(d, "tokenizer.json"))
         write_golden(d, goldens(hf, raw, texts, rng, 10**9))
         print(f"{os.path.relpath(d, ROOT)}: vocab {len(hf)}")
     make_qwen_tiktoken(texts, rng)
