@@ -4,7 +4,7 @@ import PackageDescription
 /// Targets follow docs in ../shared/DESIGN.md §2, lowest first.
 let package = Package(
     name: "swift-omni",
-    platforms: [.macOS(.v14)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "omni", targets: ["omni"]),
         .library(name: "OmniTensor", targets: ["OmniTensor"]),
@@ -40,7 +40,7 @@ let package = Package(
         .executableTarget(
             name: "omni",
             dependencies: [
-                "OmniPipeline", "OmniServer", "OmniBench",
+                "OmniPipeline", "OmniServer", "OmniBench", "OmniEngine", "OmniTokenizer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

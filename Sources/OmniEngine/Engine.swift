@@ -37,6 +37,8 @@ public final class Engine {
     public var blockManager: BlockManager { scheduler.blockManager }
     public var hasUnfinishedRequests: Bool { !requests.isEmpty }
     public var numUnfinishedRequests: Int { requests.count }
+    /// Whether a request is still in flight (some of its sequences unfinished).
+    public func hasRequest(id: String) -> Bool { requests[id] != nil }
 
     public var metrics: EngineMetrics {
         EngineMetrics(
@@ -275,12 +277,17 @@ public final class Engine {
             if let detokenize = sequence.detokenize {
                 // As vLLM: the text of a stop token (EOS, stop_token_ids) is not part of the output.
                 let isStopToken = finish?.reason == .stop
-                let piece = isStopToken && !sequence.params.includeStopStringInOutput ? "" : detokenize(token)
-                let (text, stopString) = sequence.stopChecker.append(
-                    piece, searchable: sequence.numOutputTokens > sequence.params.minTokens
-                )
+                let searchable = sequence.numOutputTokens > sequence.params.minTokens
+                let piece = isStopToken && !sequence.params.includeStopStringInOutput ? "" : detokenize.append(token)
+                let (text, stopString) = sequence.stopChecker.append(piece, searchable: searchable)
                 result.text = text
                 if let stopString { finish = (.stop, .string(stopString)) }
+                if finish != nil && stopString == nil {
+                    // Bytes the detokenizer held back (an unfinished character) end the text.
+                    let (tail, tailStop) = sequence.stopChecker.append(detokenize.finish(), searchable: searchable)
+                    result.text += tail
+                    if let tailStop { finish = (.stop, .string(tailStop)) }
+                }
                 if finish != nil { result.text += sequence.stopChecker.flush() }
             }
             if let finish {

@@ -49,7 +49,17 @@ public struct EngineMetrics: Sendable, Equatable {
 
 /// Turns token ids into text one token at a time, returning only text that is final (never half a
 /// UTF-8 sequence). One per sequence; the tokenizer module provides it.
-public typealias IncrementalDetokenizer = (_ tokenId: Int) -> String
+public struct TextStream {
+    /// Adds one token; returns the text that became final.
+    public var append: (_ tokenId: Int) -> String
+    /// Ends the sequence; returns what was held back (incomplete UTF-8 as U+FFFD, as a full decode).
+    public var finish: () -> String
+
+    public init(append: @escaping (_ tokenId: Int) -> String, finish: @escaping () -> String) {
+        self.append = append
+        self.finish = finish
+    }
+}
 
 /// Makes a sequence's detokenizer from its prompt (for context) and skip_special_tokens.
-public typealias DetokenizerFactory = (_ promptTokenIds: [Int], _ skipSpecialTokens: Bool) -> IncrementalDetokenizer
+public typealias DetokenizerFactory = (_ promptTokenIds: [Int], _ skipSpecialTokens: Bool) -> TextStream

@@ -51,7 +51,7 @@ public final class EngineSequence {
 
     var sampler: SamplerState
     var stopChecker: StopChecker
-    var detokenize: IncrementalDetokenizer?
+    var detokenize: TextStream?
     /// Prompt positions whose logits have been turned into prompt logprobs (position j scores token j+1).
     var numPromptLogprobPositions = 0
     var promptLogprobs: [TokenLogprobs] = []

@@ -1,5 +1,6 @@
 import Foundation
 import OmniEngine
+import OmniModels
 
 /// A supported architecture and the stages it runs as (DESIGN.md §3).
 public struct ArchitectureSpec: Sendable {
@@ -34,7 +35,9 @@ public enum ModelDirectoryError: Error, CustomStringConvertible {
 /// The architectures this build serves, and the lookup from a model directory to one of them.
 public enum ModelRegistry {
     /// Grows with each model issue.
-    public static let architectures: [ArchitectureSpec] = []
+    public static let architectures: [ArchitectureSpec] = CausalLMLoader.architectures.map {
+        ArchitectureSpec(name: $0, stages: [.ar], summary: "text generation (decoder-only LM)")
+    }
 
     /// Names the architecture declared by a model directory and checks that it is supported.
     public static func resolve(directory: String) throws -> ArchitectureSpec {

@@ -9,16 +9,15 @@ public final class Storage: @unchecked Sendable {
     private let owner: AnyObject?
     private let ownsMemory: Bool
 
-    /// Allocates `byteCount` bytes, 64-byte aligned and zero-filled.
+    /// Allocates `byteCount` zero-filled bytes (16-byte aligned; kernels use unaligned loads).
+    /// Large blocks come from calloc's fresh mappings, so pages are zeroed lazily by the kernel
+    /// and a big KV cache costs nothing until it is used.
     public init(byteCount: Int, device: Device = .cpu) {
         self.device = device
         self.byteCount = byteCount
-        var raw: UnsafeMutableRawPointer?
-        let size = max(byteCount, 64)
-        guard posix_memalign(&raw, 64, size) == 0, let raw else {
+        guard let raw = calloc(max(byteCount, 64), 1) else {
             fatalError("out of memory allocating \(byteCount) bytes")
         }
-        memset(raw, 0, size)
         self.pointer = raw
         self.owner = nil
         self.ownsMemory = true

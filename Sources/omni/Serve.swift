@@ -61,19 +61,3 @@ struct Serve: AsyncParsableCommand {
     }
 }
 
-struct Generate: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run one request through the same pipeline as the server.")
-
-    @OptionGroup var model: ModelOptions
-
-    @Option(help: "The prompt text.")
-    var prompt: String
-
-    @Option(help: "Where to write an image or audio result.")
-    var output: String?
-
-    func run() async throws {
-        let spec = try ModelRegistry.resolve(directory: model.modelDir)
-        throw ValidationError("\(model.modelDir): \(spec.name) resolved, but this build has no generation engine yet")
-    }
-}

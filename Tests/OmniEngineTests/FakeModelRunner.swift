@@ -135,7 +135,7 @@ final class FakeModelRunner: ModelRunner {
 
 /// Token pieces for a fake detokenizer: token v reads `pieces[v]` (or "<v>" past the table).
 func fakeDetokenizer(pieces: [String]) -> DetokenizerFactory {
-    { _, _ in { token in token < pieces.count ? pieces[token] : "<\(token)>" } }
+    { _, _ in TextStream(append: { token in token < pieces.count ? pieces[token] : "<\(token)>" }, finish: { "" }) }
 }
 
 /// What one sequence produced over a whole run.

@@ -1,0 +1,133 @@
+import Foundation
+import OmniEngine
+import Synchronization
+
+/// Runs one AR `Engine` on a thread of its own (engine steps are long CPU work and must not block
+/// Swift's cooperative pool). Requests and aborts arrive through a locked inbox; outputs go back
+/// through each request's continuation. The engine itself is touched only by the stage thread.
+final class ARStage: @unchecked Sendable {
+    typealias Sink = @Sendable (Result<SequenceOutput, Error>) -> Void
+
+    private struct Submission {
+        let id: String
+        let prompt: [Int]
+        let params: SamplingParams
+        let hiddenStateLayers: [Int]
+        let sink: Sink
+    }
+
+    private let engine: Engine
+    private let condition = NSCondition()
+    private var inbox: [Submission] = []
+    private var abortions: [String] = []
+    private var sinks: [String: Sink] = [:]   // stage thread only
+    private var isStopping = false
+    private var latestMetrics: EngineMetrics
+    private var thread: Thread?
+
+    init(engine: Engine) {
+        self.engine = engine
+        latestMetrics = engine.metrics
+    }
+
+    func start(name: String) {
+        let thread = Thread { [self] in run() }
+        thread.name = name
+        thread.stackSize = 8 << 20
+        self.thread = thread
+        thread.start()
+    }
+
+    /// Queues a request; `sink` receives every output and, at the end, a finished output or an error.
+    func submit(id: String, prompt: [Int], params: SamplingParams, hiddenStateLayers: [Int] = [], sink: @escaping Sink) {
+        condition.withLock {
+            inbox.append(Submission(id: id, prompt: prompt, params: params, hiddenStateLayers: hiddenStateLayers, sink: sink))
+            condition.signal()
+        }
+    }
+
+    func abort(id: String) {
+        condition.withLock {
+            abortions.append(id)
+            condition.signal()
+        }
+    }
+
+    var metrics: EngineMetrics { condition.withLock { latestMetrics } }
+
+    func stop() {
+        condition.withLock {
+            isStopping = true
+            condition.signal()
+        }
+    }
+
+    private func run() {
+        while true {
+            let (adds, aborts, stopping) = condition.withLock { () -> ([Submission], [String], Bool) in
+                while inbox.isEmpty && abortions.isEmpty && !isStopping && !engine.hasUnfinishedRequests {
+                    condition.wait()
+                }
+                defer { inbox.removeAll(); abortions.removeAll() }
+                return (inbox, abortions, isStopping)
+            }
+            if stopping {
+                for (id, sink) in sinks {
+                    engine.abort(requestId: id)
+                    sink(.failure(PipelineError.shuttingDown))
+                }
+                sinks.removeAll()
+                return
+            }
+            for add in adds {
+                do {
+                    try engine.addRequest(id: add.id, promptTokenIds: add.prompt, params: add.params, hiddenStateLayers: add.hiddenStateLayers)
+                    sinks[add.id] = add.sink
+                } catch {
+                    add.sink(.failure(error))
+                }
+            }
+            for id in aborts where sinks[id] != nil {
+                engine.abort(requestId: id)
+                sinks.removeValue(forKey: id)
+            }
+            guard engine.hasUnfinishedRequests else { publishMetrics(); continue }
+            do {
+                let outputs = try engine.step()
+                var finished = [String: Int]()
+                for output in outputs {
+                    sinks[output.requestId]?(.success(output))
+                    if output.isFinished { finished[output.requestId, default: 0] += 1 }
+                }
+                for id in finished.keys where !engineHas(id) { sinks.removeValue(forKey: id) }
+            } catch {
+                // A failed step advances nothing; fail every request in flight rather than loop.
+                for (id, sink) in sinks {
+                    engine.abort(requestId: id)
+                    sink(.failure(error))
+                }
+                sinks.removeAll()
+            }
+            publishMetrics()
+        }
+    }
+
+    private func engineHas(_ id: String) -> Bool { engine.hasRequest(id: id) }
+
+    private func publishMetrics() {
+        let m = engine.metrics
+        condition.withLock { latestMetrics = m }
+    }
+}
+
+public enum PipelineError: Error, CustomStringConvertible, Sendable {
+    case shuttingDown
+    case invalidPrompt(String)
+
+    public var description: String {
+        switch self {
+        case .shuttingDown: "the server is shutting down; the request was aborted"
+        case .invalidPrompt(let message): message
+        }
+    }
+}
