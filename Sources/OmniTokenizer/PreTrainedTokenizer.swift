@@ -16,7 +16,7 @@ public final class PreTrainedTokenizer: Tokenizer {
     let model: BPEModel
     let normalizer: Normalizer?
     let preTokenizer: PreTokenizer?
-    let postProcessor: PostProcessor?
+    let postProcessor: PostProcessor
     let added: AddedVocabulary
     private let decoding: DecodingVocabulary
 
@@ -52,7 +52,9 @@ public final class PreTrainedTokenizer: Tokenizer {
             }
             addedTokens.append(try AddedToken.from(json: item, id: id, file: file, field: "added_tokens[\(i)]"))
         }
-        self.init(model: model, normalizer: normalizer, preTokenizer: preTokenizer, postProcessor: postProcessor,
+        // A null post-processor stays null: with tokenizer.json present transformers 5 drops
+        // add_bos_token / add_eos_token before building its own.
+        self.init(model: model, normalizer: normalizer, preTokenizer: preTokenizer, postProcessor: postProcessor ?? PostProcessor.none,
                   decodeSteps: steps, addedTokens: addedTokens, configuration: configuration, warnings: warnings)
     }
 
@@ -60,6 +62,8 @@ public final class PreTrainedTokenizer: Tokenizer {
     /// (e.g. `qwen.tiktoken`): a `Split` on `pattern` (isolated) then byte-level mapping, the
     /// ranks as BPE with `ignore_merges`, `specialTokens` as special added tokens, a ByteLevel
     /// decoder; plus an NFC normalizer when `normalizesNFC` (Qwen normalizes its input to NFC).
+    /// With no tokenizer.json, `add_bos_token` / `add_eos_token` of the configuration decide what
+    /// `addSpecialTokens` adds (transformers' `update_post_processor`).
     public convenience init(
         tiktokenRanks url: URL, pattern: String = PreTokenizerRegex.qwen2,
         specialTokens: [(content: String, id: Int)], normalizesNFC: Bool = true,
@@ -72,7 +76,7 @@ public final class PreTrainedTokenizer: Tokenizer {
         self.init(
             model: model, normalizer: normalizesNFC ? .nfc : nil,
             preTokenizer: .sequence([.split(split, behavior: .isolated, invert: false), .byteLevel(addPrefixSpace: false, useRegex: false)]),
-            postProcessor: PostProcessor.none, decodeSteps: [.byteLevel],
+            postProcessor: nil, decodeSteps: [.byteLevel],
             addedTokens: specialTokens.map { AddedToken(id: $0.id, content: $0.content, isSpecial: true, normalized: false) },
             configuration: configuration, warnings: warnings)
     }
@@ -110,7 +114,6 @@ public final class PreTrainedTokenizer: Tokenizer {
         self.model = model
         self.normalizer = normalizer
         self.preTokenizer = preTokenizer
-        self.postProcessor = postProcessor
         self.added = added
         self.configuration = configuration
         self.warnings = warnings
@@ -119,6 +122,11 @@ public final class PreTrainedTokenizer: Tokenizer {
         eosTokenID = id(configuration.eosToken)
         padTokenID = id(configuration.padToken)
         unkTokenID = id(configuration.unkToken)
+        // transformers 5 ignores add_bos_token/add_eos_token when tokenizer.json has a
+        // post-processor; without one it builds `bos? $A eos?` from them.
+        self.postProcessor = postProcessor ?? .bosEos(
+            bos: configuration.addBosToken == true ? bosTokenID : nil,
+            eos: configuration.addEosToken == true ? eosTokenID : nil)
         // transformers 5 skips the clean-up for BPE models unless told to corrupt the output.
         let cleansUp = configuration.cleanUpTokenizationSpaces && configuration.cleanUpTokenizationSpacesForBPE
         decoding = DecodingVocabulary(model: model, added: added, steps: decodeSteps ?? [], cleansUpSpaces: cleansUp)
@@ -139,8 +147,7 @@ public final class PreTrainedTokenizer: Tokenizer {
                 for piece in pieces { model.tokenize(piece.text, into: &ids) }
             }
         }
-        guard addSpecialTokens, let postProcessor else { return ids }
-        return postProcessor.process(ids)
+        return addSpecialTokens ? postProcessor.process(ids) : ids
     }
 
     // MARK: Decoding

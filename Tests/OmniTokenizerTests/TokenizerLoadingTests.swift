@@ -110,3 +110,45 @@ import Testing
         #expect(tokenizer.tokenID(for: "e\u{301}") == 3 && tokenizer.tokenID(for: "\u{E9}") == 0)
     }
 }
+
+/// The tiktoken route on a hand-made ranks file, where the expected BPE can be worked out.
+@Suite struct TiktokenRanksTests {
+    private func ranksDirectory(config: String) throws -> URL {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("omni-tiktoken-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        // All 256 bytes, then "ab" (256), "abc" (257), "bc" (258), " a" (259).
+        var lines = (0..<256).map { "\(Data([UInt8($0)]).base64EncodedString()) \($0)" }
+        for (i, token) in ["ab", "abc", "bc", " a"].enumerated() {
+            lines.append("\(Data(token.utf8).base64EncodedString()) \(256 + i)")
+        }
+        try lines.joined(separator: "\n").write(to: dir.appendingPathComponent("test.tiktoken"), atomically: true, encoding: .utf8)
+        try config.write(to: dir.appendingPathComponent("tokenizer_config.json"), atomically: true, encoding: .utf8)
+        return dir
+    }
+
+    /// Merges follow the merged token's rank (" a" loses to "ab"), `ignore_merges` takes whole
+    /// vocabulary words, and special tokens are matched before BPE.
+    @Test func buildsTikTokenConverterBPE() throws {
+        let dir = try ranksDirectory(config: "{}")
+        let tokenizer = try PreTrainedTokenizer(
+            tiktokenRanks: dir.appendingPathComponent("test.tiktoken"), specialTokens: [("<|end|>", 300)],
+            configuration: TokenizerConfiguration(directory: dir))
+        #expect(tokenizer.encode("abc", addSpecialTokens: false) == [257])      // a whole word in the vocabulary
+        #expect(tokenizer.encode("abcb", addSpecialTokens: false) == [257, 98])  // a+b (256) first, then ab+c
+        #expect(tokenizer.encode("bcb", addSpecialTokens: false) == [258, 98])
+        #expect(tokenizer.encode("x abc<|end|> ac", addSpecialTokens: false) == [120, 32, 257, 300, 259, 99])
+        #expect(tokenizer.decode([120, 32, 257, 300, 259, 99], skipSpecialTokens: true) == "x abc ac")
+        #expect(tokenizer.vocabularySize == 261)
+    }
+
+    /// Without a tokenizer.json, `add_bos_token` / `add_eos_token` decide what
+    /// `addSpecialTokens` adds, as in transformers' `update_post_processor`.
+    @Test func configAddsBosAndEosWithoutTokenizerJSON() throws {
+        let dir = try ranksDirectory(config: #"{"bos_token": "<|bos|>", "eos_token": "<|end|>", "add_bos_token": true, "add_eos_token": true}"#)
+        let tokenizer = try PreTrainedTokenizer(
+            tiktokenRanks: dir.appendingPathComponent("test.tiktoken"), specialTokens: [("<|bos|>", 299), ("<|end|>", 300)],
+            configuration: TokenizerConfiguration(directory: dir))
+        #expect(tokenizer.encode("ab") == [299, 256, 300])
+        #expect(tokenizer.encode("ab", addSpecialTokens: false) == [256])
+    }
+}
