@@ -48,7 +48,7 @@ let package = Package(
         .testTarget(name: "OmniTensorTests", dependencies: ["OmniTensor", "OmniWeights", "CKernels"]),
         .testTarget(name: "OmniWeightsTests", dependencies: ["OmniWeights"]),
         .testTarget(name: "OmniTokenizerTests", dependencies: ["OmniTokenizer"]),
-        .testTarget(name: "OmniEngineTests", dependencies: ["OmniEngine"]),
+        .testTarget(name: "OmniEngineTests", dependencies: ["OmniEngine", "OmniModels", "OmniTensor", "OmniWeights"]),
         .testTarget(name: "OmniModelsTests", dependencies: ["OmniModels", "OmniWeights", "OmniTensor"]),
     ]
 )

@@ -174,7 +174,10 @@ public final class DecoderOnlyLM: Sendable {
         }
         hidden = norm(hidden, b)
         if batch.hiddenStateLayers.contains(c.layers) { states[c.layers] = hidden }
-        let rows = batch.logitRows.count == t ? hidden
+        if batch.logitRows.isEmpty {   // a prefill chunk that ends no sequence: KV only
+            return ForwardOutput(logits: Tensor(zeros: [0, c.vocabularySize]), hiddenStates: states)
+        }
+        let rows = batch.logitRows == Array(0..<t) ? hidden
             : b.concat(batch.logitRows.map { hidden.sliced(dim: 0, $0..<($0 + 1)) }, dim: 0)
         return ForwardOutput(logits: lmHead(rows, b), hiddenStates: states)
     }
