@@ -18,7 +18,7 @@ from transformers import GenerationConfig, PreTrainedTokenizerFast, Qwen3Config,
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..", "..")
 OUT = os.path.join(ROOT, "models", "demo-qwen3")
-TEMPLATE = os.path.join(ROOT, "Tests", "Fixtures", "chat_templates", "templates", "qwen3.jinja")
+TEMPLATE = os.path.join(ROOT, "Tests", "Fixtures", "chat_templates", "templates", "Qwen-Qwen3-0.6B.jinja")
 QWEN_SPLIT = (r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|"
               r"\s*[\r\n]+|\s+(?!\S)|\s+")
 SPECIAL = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<think>", "</think>", "<tool_call>", "</tool_call>"]
