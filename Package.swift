@@ -49,6 +49,7 @@ let package = Package(
         .testTarget(name: "OmniWeightsTests", dependencies: ["OmniWeights"]),
         .testTarget(name: "OmniTokenizerTests", dependencies: ["OmniTokenizer"]),
         .testTarget(name: "OmniEngineTests", dependencies: ["OmniEngine", "OmniModels", "OmniTensor", "OmniWeights"]),
+        .testTarget(name: "OmniPipelineTests", dependencies: ["OmniPipeline", "OmniEngine", "OmniTokenizer"]),
         .testTarget(name: "OmniModelsTests", dependencies: ["OmniModels", "OmniWeights", "OmniTensor"]),
     ]
 )

@@ -20,6 +20,7 @@ final class ARStage: @unchecked Sendable {
     private let condition = NSCondition()
     private var inbox: [Submission] = []
     private var abortions: [String] = []
+    private var barriers: [@Sendable (EngineMetrics) -> Void] = []
     private var sinks: [String: Sink] = [:]   // stage thread only
     private var isStopping = false
     private var latestMetrics: EngineMetrics
@@ -55,6 +56,15 @@ final class ARStage: @unchecked Sendable {
 
     var metrics: EngineMetrics { condition.withLock { latestMetrics } }
 
+    /// Calls `done` with the engine's metrics once every submission and abort queued before this
+    /// call has been applied (a barrier: no polling needed to observe an abort's effect).
+    func afterPendingWork(_ done: @escaping @Sendable (EngineMetrics) -> Void) {
+        condition.withLock {
+            barriers.append(done)
+            condition.signal()
+        }
+    }
+
     func stop() {
         condition.withLock {
             isStopping = true
@@ -64,14 +74,15 @@ final class ARStage: @unchecked Sendable {
 
     private func run() {
         while true {
-            let (adds, aborts, stopping) = condition.withLock { () -> ([Submission], [String], Bool) in
-                while inbox.isEmpty && abortions.isEmpty && !isStopping && !engine.hasUnfinishedRequests {
+            let (adds, aborts, waiting, stopping) = condition.withLock { () -> ([Submission], [String], [@Sendable (EngineMetrics) -> Void], Bool) in
+                while inbox.isEmpty && abortions.isEmpty && barriers.isEmpty && !isStopping && !engine.hasUnfinishedRequests {
                     condition.wait()
                 }
-                defer { inbox.removeAll(); abortions.removeAll() }
-                return (inbox, abortions, isStopping)
+                defer { inbox.removeAll(); abortions.removeAll(); barriers.removeAll() }
+                return (inbox, abortions, barriers, isStopping)
             }
             if stopping {
+                for done in waiting { done(engine.metrics) }
                 for (id, sink) in sinks {
                     engine.abort(requestId: id)
                     sink(.failure(PipelineError.shuttingDown))
@@ -90,6 +101,10 @@ final class ARStage: @unchecked Sendable {
             for id in aborts where sinks[id] != nil {
                 engine.abort(requestId: id)
                 sinks.removeValue(forKey: id)
+            }
+            if !waiting.isEmpty {
+                let m = engine.metrics
+                for done in waiting { done(m) }
             }
             guard engine.hasUnfinishedRequests else { publishMetrics(); continue }
             do {

@@ -132,6 +132,14 @@ public final class AsyncOmni: Sendable {
     /// The engine's counters as of its last step.
     public var metrics: EngineMetrics { stage.metrics }
 
+    /// The engine's counters once everything submitted or aborted before this call has been
+    /// applied (e.g. to see an abort's blocks freed).
+    public func settledMetrics() async -> EngineMetrics {
+        await withCheckedContinuation { continuation in
+            stage.afterPendingWork { continuation.resume(returning: $0) }
+        }
+    }
+
     /// Shuts the engine thread down; requests in flight end with `PipelineError.shuttingDown`.
     public func shutdown() { stage.stop() }
 
