@@ -26,6 +26,10 @@ enum ScalarClass {
         return (b & letter != 0, b & number != 0, b & whitespace != 0, b & mark != 0)
     }
 
+    /// The Unicode version of Oniguruma's tables in HF `tokenizers` (onig 6.9.x): scalars the
+    /// stdlib knows but that were assigned later are unassigned (`\p{Cn}`) there.
+    static let referenceUnicodeVersion = (major: 16, minor: 0)
+
     @inline(__always) private static func bits(_ s: Unicode.Scalar) -> UInt8 {
         if s.value < 128 { return ascii[Int(s.value)] }
         let p = s.properties
@@ -36,6 +40,7 @@ enum ScalarClass {
         case .nonspacingMark, .spacingMark, .enclosingMark: b |= mark
         default: break
         }
+        if b != 0, let age = p.age, (age.major, age.minor) > referenceUnicodeVersion { b = 0 }
         if p.isWhitespace { b |= whitespace }
         return b
     }

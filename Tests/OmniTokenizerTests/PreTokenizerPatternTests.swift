@@ -45,3 +45,28 @@ import Testing
         }
     }
 }
+
+/// `\p{L}`, `\p{N}`, `\p{M}` and `\s` as Oniguruma in HF `tokenizers` has them, for every
+/// Unicode scalar. The stdlib's tables are newer (Unicode 17 in Swift 6.3, 16 in Oniguruma), so
+/// scalars assigned after Unicode 16 must count as unassigned for the splits to agree.
+@Suite struct ScalarClassTests {
+    struct Ranges: Decodable { var L: [[UInt32]]; var N: [[UInt32]]; var M: [[UInt32]]; var S: [[UInt32]] }
+
+    @Test func classesMatchOnigurumaForEveryScalar() throws {
+        let ranges = try JSONDecoder().decode(
+            Ranges.self, from: Data(contentsOf: TokenizerFixtures.url("pretokenizer/unicode_classes.json")))
+        for (name, list, predicate) in [
+            ("L", ranges.L, ScalarClass.isLetter), ("N", ranges.N, ScalarClass.isNumber),
+            ("M", ranges.M, ScalarClass.isMark), ("S", ranges.S, ScalarClass.isWhitespace),
+        ] as [(String, [[UInt32]], (Unicode.Scalar) -> Bool)] {
+            var expected = [Bool](repeating: false, count: 0x110000)
+            for r in list { for v in r[0]...r[1] { expected[Int(v)] = true } }
+            var mismatches: [String] = []
+            for v in 0..<UInt32(0x110000) {
+                guard let s = Unicode.Scalar(v) else { continue }
+                if predicate(s) != expected[Int(v)] { mismatches.append(String(v, radix: 16)) }
+            }
+            #expect(mismatches.isEmpty, "\\p{\(name)}: \(mismatches.count) scalars differ, first \(mismatches.prefix(10))")
+        }
+    }
+}

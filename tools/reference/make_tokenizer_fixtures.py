@@ -14,10 +14,11 @@ Writes Tests/Fixtures/tokenizer/:
   qwen-tiktoken/golden.json   the same for Qwen's real 151,643-rank vocabulary (Qwen2 regex) and
   qwen35-tiktoken/golden.json Qwen3.5/3.6's 248,044 ranks (regex with \p{M}), converted by
                               transformers' TikTokenConverter (the converted tokenizer.json files
-                              are 19-30 MB and are not committed: the Swift side loads the ranks
+                              are 19 and 33 MB and are not committed: the Swift side loads the ranks
                               itself, see fetch_qwen_tiktoken.py)
   pretokenizer/golden.json    piece lengths of HF's Split(Regex) on random tricky strings for
                               each hand-written pattern
+  pretokenizer/unicode_classes.json  Oniguruma's \\p{L} \\p{N} \\p{M} \\s over all of Unicode, as ranges
 
 Variants:
   trained            Qwen2 layout: NFC, Split(Qwen2 regex, Isolated) + ByteLevel(use_regex=False),
@@ -343,6 +344,24 @@ def make_pretokenizer(rng):
     write_golden(d, out)
 
 
+def make_unicode_classes():
+    """Which scalars Oniguruma (as HF `tokenizers` builds it) puts in \\p{L}, \\p{N}, \\p{M}, \\s,
+    as inclusive [first, last] ranges over all of Unicode."""
+    text = "".join(chr(c) for c in range(0x110000) if not (0xD800 <= c <= 0xDFFF))
+    out = {}
+    for name, pattern in [("L", r"\p{L}"), ("N", r"\p{N}"), ("M", r"\p{M}"), ("S", r"\s")]:
+        split = pre_tokenizers.Split(Regex(pattern), behavior="removed", invert=True)  # keeps the matches
+        members = sorted(ord(ch) for piece, _ in split.pre_tokenize_str(text) for ch in piece)
+        ranges = []
+        for c in members:
+            if ranges and ranges[-1][1] == c - 1:
+                ranges[-1][1] = c
+            else:
+                ranges.append([c, c])
+        out[name] = ranges
+    with open(os.path.join(OUT, "pretokenizer", "unicode_classes.json"), "w") as f:
+        json.dump(out, f, separators=(",", ":"))
+
 def main():
     rng = random.Random(1234)
     texts = corpus()
@@ -358,6 +377,7 @@ def main():
         print(f"{os.path.relpath(d, ROOT)}: vocab {len(hf)}")
     make_qwen_tiktoken(texts, rng)
     make_pretokenizer(rng)
+    make_unicode_classes()
     total = 0
     for base, _, files in os.walk(OUT):
         for f in files:
