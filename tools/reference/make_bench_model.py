@@ -70,6 +70,7 @@ def main(name):
     out = os.path.join(ROOT, "bench-models", name)
     os.makedirs(out, exist_ok=True)
     config = config_cls(torch_dtype="bfloat16", bos_token_id=151643, eos_token_id=151645, **kwargs)
+    config.architectures = ["Qwen2ForCausalLM" if config_cls is Qwen2Config else "Qwen3ForCausalLM"]
     config.save_pretrained(out)
     GenerationConfig(bos_token_id=151643, eos_token_id=[151645, 151643], pad_token_id=151643, do_sample=True,
                      temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05).save_pretrained(out)
