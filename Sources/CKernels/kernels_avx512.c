@@ -108,64 +108,82 @@ static void avx512_gemv(const void *w, int dt, size_t ldw, const float *x, float
     }
 }
 
-static inline __m512 load_w16(const void *w, int dt, size_t i) {
-    if (dt == OMNI_DT_BF16) return load_bf16x16((const uint16_t *)w + i);
-    if (dt == OMNI_DT_F16) return load_f16x16((const uint16_t *)w + i);
-    return _mm512_loadu_ps((const float *)w + i);
-}
-static inline __m512 load_w16_mask(const void *w, int dt, size_t i, __mmask16 m) {
-    if (dt == OMNI_DT_BF16) return load_bf16x16_mask((const uint16_t *)w + i, m);
-    if (dt == OMNI_DT_F16) return load_f16x16_mask((const uint16_t *)w + i, m);
-    return _mm512_maskz_loadu_ps(m, (const float *)w + i);
-}
+static inline __m512 load_f32x16(const float *p) { return _mm512_loadu_ps(p); }
+static inline __m512 load_f32x16_mask(const float *p, __mmask16 m) { return _mm512_maskz_loadu_ps(m, p); }
 
-// One tile: MR weight rows x NR x rows, accumulated over k in 16-wide lanes.
-#define GEMM_TILE(MR, NR)                                                                          \
-    static void gemm_tile_##MR##x##NR(const char *w, int dt, size_t wstride, const float *x, size_t ldx, \
-                                      float *y, size_t ldy, size_t k) {                            \
-        __m512 acc[MR][NR];                                                                        \
-        for (int a = 0; a < MR; a++) for (int b = 0; b < NR; b++) acc[a][b] = _mm512_setzero_ps(); \
-        size_t i = 0;                                                                              \
-        for (; i + 16 <= k; i += 16) {                                                             \
-            __m512 xv[NR];                                                                         \
-            for (int b = 0; b < NR; b++) xv[b] = _mm512_loadu_ps(x + b * ldx + i);                 \
-            for (int a = 0; a < MR; a++) {                                                         \
-                __m512 wv = load_w16(w + a * wstride, dt, i);                                      \
-                for (int b = 0; b < NR; b++) acc[a][b] = _mm512_fmadd_ps(wv, xv[b], acc[a][b]);    \
-            }                                                                                      \
-        }                                                                                          \
-        if (i < k) {                                                                               \
-            __mmask16 msk = tail_mask(k - i);                                                      \
-            __m512 xv[NR];                                                                         \
-            for (int b = 0; b < NR; b++) xv[b] = _mm512_maskz_loadu_ps(msk, x + b * ldx + i);      \
-            for (int a = 0; a < MR; a++) {                                                         \
-                __m512 wv = load_w16_mask(w + a * wstride, dt, i, msk);                            \
-                for (int b = 0; b < NR; b++) acc[a][b] = _mm512_fmadd_ps(wv, xv[b], acc[a][b]);    \
-            }                                                                                      \
-        }                                                                                          \
-        for (int a = 0; a < MR; a++)                                                               \
-            for (int b = 0; b < NR; b++) y[b * ldy + a] = _mm512_reduce_add_ps(acc[a][b]);         \
+// One register tile: MR weight rows x NR rows of x, accumulated over k in 16-wide lanes. The
+// weight dtype is part of the name (T), so the inner loop has no branch on it.
+#define GEMM_TILE(T, WT, LOAD, LOADM, MR, NR)                                                       \
+    static void tile_##T##_##MR##x##NR(const WT *w, size_t ldw, const float *x, size_t ldx,         \
+                                       float *y, size_t ldy, size_t k) {                            \
+        __m512 acc[MR][NR];                                                                         \
+        for (int a = 0; a < MR; a++)                                                                \
+            for (int b = 0; b < NR; b++) acc[a][b] = _mm512_setzero_ps();                           \
+        size_t i = 0;                                                                               \
+        for (; i + 16 <= k; i += 16) {                                                              \
+            __m512 xv[NR], wv[MR];                                                                  \
+            for (int b = 0; b < NR; b++) xv[b] = _mm512_loadu_ps(x + b * ldx + i);                  \
+            for (int a = 0; a < MR; a++) wv[a] = LOAD(w + a * ldw + i);                             \
+            for (int a = 0; a < MR; a++)                                                            \
+                for (int b = 0; b < NR; b++) acc[a][b] = _mm512_fmadd_ps(wv[a], xv[b], acc[a][b]);  \
+        }                                                                                           \
+        if (i < k) {                                                                                \
+            __mmask16 msk = tail_mask(k - i);                                                       \
+            __m512 xv[NR], wv[MR];                                                                  \
+            for (int b = 0; b < NR; b++) xv[b] = _mm512_maskz_loadu_ps(msk, x + b * ldx + i);       \
+            for (int a = 0; a < MR; a++) wv[a] = LOADM(w + a * ldw + i, msk);                       \
+            for (int a = 0; a < MR; a++)                                                            \
+                for (int b = 0; b < NR; b++) acc[a][b] = _mm512_fmadd_ps(wv[a], xv[b], acc[a][b]);  \
+        }                                                                                           \
+        for (int a = 0; a < MR; a++)                                                                \
+            for (int b = 0; b < NR; b++) y[b * ldy + a] = _mm512_reduce_add_ps(acc[a][b]);          \
     }
-GEMM_TILE(4, 4)
-GEMM_TILE(4, 1)
-GEMM_TILE(1, 4)
-GEMM_TILE(1, 1)
+
+#define GEMM_SMALL(T, WT, LOAD, LOADM)                                                              \
+    GEMM_TILE(T, WT, LOAD, LOADM, 4, 4)                                                             \
+    GEMM_TILE(T, WT, LOAD, LOADM, 4, 1)                                                             \
+    GEMM_TILE(T, WT, LOAD, LOADM, 1, 4)                                                             \
+    GEMM_TILE(T, WT, LOAD, LOADM, 1, 1)                                                             \
+    static void gemm_small_##T(const WT *w, size_t ldw, const float *x, size_t ldx, float *y,       \
+                               size_t ldy, size_t m, size_t rows, size_t k) {                       \
+        size_t r = 0;                                                                               \
+        for (; r + 4 <= rows; r += 4) {                                                             \
+            size_t i = 0;                                                                           \
+            for (; i + 4 <= m; i += 4) tile_##T##_4x4(w + r * ldw, ldw, x + i * ldx, ldx, y + i * ldy + r, ldy, k); \
+            for (; i < m; i++) tile_##T##_4x1(w + r * ldw, ldw, x + i * ldx, ldx, y + i * ldy + r, ldy, k);        \
+        }                                                                                           \
+        for (; r < rows; r++) {                                                                     \
+            size_t i = 0;                                                                           \
+            for (; i + 4 <= m; i += 4) tile_##T##_1x4(w + r * ldw, ldw, x + i * ldx, ldx, y + i * ldy + r, ldy, k); \
+            for (; i < m; i++) tile_##T##_1x1(w + r * ldw, ldw, x + i * ldx, ldx, y + i * ldy + r, ldy, k);        \
+        }                                                                                           \
+    }
+
+GEMM_SMALL(bf16, uint16_t, load_bf16x16, load_bf16x16_mask)
+GEMM_SMALL(f16, uint16_t, load_f16x16, load_f16x16_mask)
+GEMM_SMALL(f32, float, load_f32x16, load_f32x16_mask)
+
+static void avx512_gemv(const void *w, int dt, size_t ldw, const float *x, float *y, size_t rows, size_t k);
 
 static void avx512_gemm_small(const void *w, int dt, size_t ldw, const float *x, size_t ldx, float *y, size_t ldy,
                               size_t m, size_t rows, size_t k) {
-    const size_t ws = ldw * (dt == OMNI_DT_F32 ? 4 : 2);
-    const char *wb = (const char *)w;
-    size_t r = 0;
-    for (; r + 4 <= rows; r += 4) {
-        size_t i = 0;
-        for (; i + 4 <= m; i += 4) gemm_tile_4x4(wb + r * ws, dt, ws, x + i * ldx, ldx, y + i * ldy + r, ldy, k);
-        for (; i < m; i++) gemm_tile_4x1(wb + r * ws, dt, ws, x + i * ldx, ldx, y + i * ldy + r, ldy, k);
+    if (m < 4) {
+        // One x row at a time: a single weight row streamed with four accumulators reads memory
+        // faster than four rows side by side (measured on Zen 4), and m < 4 gains nothing from tiles.
+        const size_t es = dt == OMNI_DT_F32 ? 4 : 2;
+        for (size_t r0 = 0; r0 < rows; r0 += 64) {
+            size_t n = rows - r0 < 64 ? rows - r0 : 64;
+            for (size_t i = 0; i < m; i++) {
+                float tmp[64];
+                avx512_gemv((const char *)w + r0 * ldw * es, dt, ldw, x + i * ldx, tmp, n, k);
+                for (size_t r = 0; r < n; r++) y[i * ldy + r0 + r] = tmp[r];
+            }
+        }
+        return;
     }
-    for (; r < rows; r++) {
-        size_t i = 0;
-        for (; i + 4 <= m; i += 4) gemm_tile_1x4(wb + r * ws, dt, ws, x + i * ldx, ldx, y + i * ldy + r, ldy, k);
-        for (; i < m; i++) gemm_tile_1x1(wb + r * ws, dt, ws, x + i * ldx, ldx, y + i * ldy + r, ldy, k);
-    }
+    if (dt == OMNI_DT_BF16) gemm_small_bf16((const uint16_t *)w, ldw, x, ldx, y, ldy, m, rows, k);
+    else if (dt == OMNI_DT_F16) gemm_small_f16((const uint16_t *)w, ldw, x, ldx, y, ldy, m, rows, k);
+    else gemm_small_f32((const float *)w, ldw, x, ldx, y, ldy, m, rows, k);
 }
 
 static double avx512_sumsq_f32(const float *x, size_t n) {

@@ -30,6 +30,37 @@ struct ISADispatchTests {
         print("ISA: detected \(Self.names[Int(detected)]), avx512bf16 \(omni_cpu_has_avx512bf16() != 0)")
     }
 
+    /// The small-batch GEMM (decode steps of several sequences) against float64, for every batch
+    /// size that exercises a different tile path (1-3 rows, 4x4 tiles, leftovers) and odd k.
+    @Test(arguments: levels)
+    func smallBatchGEMMMatchesDoubleReference(level: Int32) {
+        var rng = SeededRandom(seed: 12)
+        for dtype in [OMNI_DT_F32, OMNI_DT_BF16, OMNI_DT_F16] {
+            var worst = 0.0
+            for (m, k) in [(1, 45), (3, 16), (4, 33), (7, 100), (9, 17)] {
+                let rows = 39, ldw = k + 5, ldx = k + 2, ldy = rows + 3
+                let x = rng.normal(m * ldx), wValues = rng.normal(rows * ldw)
+                let bytes = storage(wValues, dtype: dtype)
+                var y = [Float](repeating: .nan, count: m * ldy)
+                atLevel(level) {
+                    bytes.withUnsafeBytes { omni_gemm_small($0.baseAddress, Int32(dtype.rawValue), ldw, x, ldx, &y, ldy, m, rows, k) }
+                }
+                let w = roundTrip(wValues, dtype: dtype)
+                for i in 0..<m {
+                    for r in 0..<rows {
+                        var exact = 0.0, scale = 0.0
+                        for j in 0..<k {
+                            exact += Double(w[r * ldw + j]) * Double(x[i * ldx + j])
+                            scale += abs(Double(w[r * ldw + j]) * Double(x[i * ldx + j]))
+                        }
+                        worst = max(worst, abs(Double(y[i * ldy + r]) - exact) / max(scale, 1e-30))
+                    }
+                }
+            }
+            report("gemm_small \(dtypeName(dtype)) @\(Self.names[Int(level)])", worst, 1e-5)
+        }
+    }
+
     @Test(arguments: levels)
     func gemvMatchesDoubleReference(level: Int32) {
         var rng = SeededRandom(seed: 11)
