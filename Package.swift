@@ -13,6 +13,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -35,7 +39,17 @@ let package = Package(
         .target(name: "OmniModels", dependencies: ["OmniTensor", "OmniWeights"]),
         .target(name: "OmniEngine", dependencies: ["OmniModels"]),
         .target(name: "OmniPipeline", dependencies: ["OmniEngine", "OmniTokenizer"]),
-        .target(name: "OmniServer", dependencies: ["OmniPipeline"]),
+        .target(
+            name: "OmniServer",
+            dependencies: [
+                "OmniPipeline", "OmniEngine", "OmniTokenizer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         .target(name: "OmniBench", dependencies: ["OmniTensor", "CKernels"]),
         .executableTarget(
             name: "omni",
@@ -50,6 +64,7 @@ let package = Package(
         .testTarget(name: "OmniTokenizerTests", dependencies: ["OmniTokenizer"]),
         .testTarget(name: "OmniEngineTests", dependencies: ["OmniEngine", "OmniModels", "OmniTensor", "OmniWeights"]),
         .testTarget(name: "OmniPipelineTests", dependencies: ["OmniPipeline", "OmniEngine", "OmniTokenizer"]),
+        .testTarget(name: "OmniServerTests", dependencies: ["OmniServer", "OmniEngine", "OmniTokenizer"]),
         .testTarget(name: "OmniModelsTests", dependencies: ["OmniModels", "OmniWeights", "OmniTensor"]),
     ]
 )

@@ -7,12 +7,15 @@ import Synchronization
 /// through each request's continuation. The engine itself is touched only by the stage thread.
 final class ARStage: @unchecked Sendable {
     typealias Sink = @Sendable (Result<SequenceOutput, Error>) -> Void
+    /// Told once whether the engine took the request (nil) or refused it (the reason).
+    typealias Admission = @Sendable (Error?) -> Void
 
     private struct Submission {
         let id: String
         let prompt: [Int]
         let params: SamplingParams
         let hiddenStateLayers: [Int]
+        let admission: Admission?
         let sink: Sink
     }
 
@@ -40,10 +43,20 @@ final class ARStage: @unchecked Sendable {
     }
 
     /// Queues a request; `sink` receives every output and, at the end, a finished output or an error.
-    func submit(id: String, prompt: [Int], params: SamplingParams, hiddenStateLayers: [Int] = [], sink: @escaping Sink) {
-        condition.withLock {
-            inbox.append(Submission(id: id, prompt: prompt, params: params, hiddenStateLayers: hiddenStateLayers, sink: sink))
+    /// `admission`, when given, hears first whether the engine took the request. After `stop()` the
+    /// request fails at once with `PipelineError.shuttingDown`.
+    func submit(id: String, prompt: [Int], params: SamplingParams, hiddenStateLayers: [Int] = [],
+                admission: Admission? = nil, sink: @escaping Sink) {
+        let accepted = condition.withLock {
+            guard !isStopping else { return false }
+            inbox.append(Submission(id: id, prompt: prompt, params: params, hiddenStateLayers: hiddenStateLayers,
+                                    admission: admission, sink: sink))
             condition.signal()
+            return true
+        }
+        if !accepted {
+            admission?(PipelineError.shuttingDown)
+            sink(.failure(PipelineError.shuttingDown))
         }
     }
 
@@ -59,10 +72,13 @@ final class ARStage: @unchecked Sendable {
     /// Calls `done` with the engine's metrics once every submission and abort queued before this
     /// call has been applied (a barrier: no polling needed to observe an abort's effect).
     func afterPendingWork(_ done: @escaping @Sendable (EngineMetrics) -> Void) {
-        condition.withLock {
+        let stopped = condition.withLock {
+            guard !isStopping else { return true }
             barriers.append(done)
             condition.signal()
+            return false
         }
+        if stopped { done(metrics) }
     }
 
     func stop() {
@@ -83,6 +99,10 @@ final class ARStage: @unchecked Sendable {
             }
             if stopping {
                 for done in waiting { done(engine.metrics) }
+                for add in adds {
+                    add.admission?(PipelineError.shuttingDown)
+                    add.sink(.failure(PipelineError.shuttingDown))
+                }
                 for (id, sink) in sinks {
                     engine.abort(requestId: id)
                     sink(.failure(PipelineError.shuttingDown))
@@ -94,7 +114,9 @@ final class ARStage: @unchecked Sendable {
                 do {
                     try engine.addRequest(id: add.id, promptTokenIds: add.prompt, params: add.params, hiddenStateLayers: add.hiddenStateLayers)
                     sinks[add.id] = add.sink
+                    add.admission?(nil)
                 } catch {
+                    add.admission?(error)
                     add.sink(.failure(error))
                 }
             }

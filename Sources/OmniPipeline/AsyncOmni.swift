@@ -81,25 +81,53 @@ public final class AsyncOmni: Sendable {
     public func generate(promptTokenIds: [Int], params: SamplingParams, requestId: String? = nil,
                          hiddenStateLayers: [Int] = []) -> AsyncThrowingStream<SequenceOutput, Error> {
         let id = requestId ?? nextRequestId()
-        let expected = params.n
-        return AsyncThrowingStream { continuation in
-            let finished = Mutex(0)
-            stage.submit(id: id, prompt: promptTokenIds, params: params, hiddenStateLayers: hiddenStateLayers) { result in
-                switch result {
-                case .success(let output):
-                    continuation.yield(output)
-                    if output.isFinished {
-                        let done = finished.withLock { count in count += 1; return count }
-                        if done == expected { continuation.finish() }
-                    }
-                case .failure(let error):
-                    continuation.finish(throwing: error)
-                }
+        let (stream, sink) = makeStream(id: id, n: params.n)
+        stage.submit(id: id, prompt: promptTokenIds, params: params, hiddenStateLayers: hiddenStateLayers, sink: sink)
+        return stream
+    }
+
+    /// As `generate`, but returns once the engine has taken the request, and throws the engine's
+    /// reason (an `EngineError`, e.g. prompt + max_tokens beyond max_model_len) when it refuses it:
+    /// a server can then answer 400 before it commits to a streamed 200. Cancelling the caller
+    /// while it waits aborts the request.
+    public func admit(promptTokenIds: [Int], params: SamplingParams, requestId: String? = nil,
+                      hiddenStateLayers: [Int] = []) async throws -> AsyncThrowingStream<SequenceOutput, Error> {
+        let id = requestId ?? nextRequestId()
+        let (stream, sink) = makeStream(id: id, n: params.n)
+        try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (admitted: CheckedContinuation<Void, Error>) in
+                stage.submit(id: id, prompt: promptTokenIds, params: params, hiddenStateLayers: hiddenStateLayers,
+                             admission: { error in
+                                 if let error { admitted.resume(throwing: error) } else { admitted.resume() }
+                             }, sink: sink)
             }
-            continuation.onTermination = { [stage] termination in
-                if case .cancelled = termination { stage.abort(id: id) }
+        } onCancel: { [stage] in
+            stage.abort(id: id)
+        }
+        return stream
+    }
+
+    /// A request's output stream and the sink the stage feeds it through; the stream finishes when
+    /// all `n` completions have, and aborts the request when its consumer goes away.
+    private func makeStream(id: String, n expected: Int) -> (AsyncThrowingStream<SequenceOutput, Error>, ARStage.Sink) {
+        let (stream, continuation) = AsyncThrowingStream<SequenceOutput, Error>.makeStream()
+        let finished = Mutex(0)
+        continuation.onTermination = { [stage] termination in
+            if case .cancelled = termination { stage.abort(id: id) }
+        }
+        let sink: ARStage.Sink = { result in
+            switch result {
+            case .success(let output):
+                continuation.yield(output)
+                if output.isFinished {
+                    let done = finished.withLock { count in count += 1; return count }
+                    if done == expected { continuation.finish() }
+                }
+            case .failure(let error):
+                continuation.finish(throwing: error)
             }
         }
+        return (stream, sink)
     }
 
     /// The model's chat template (tokenizer_config.json, chat_template.jinja or chat_template.json).

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Foundation
+import Logging
 import OmniPipeline
+import OmniServer
 
 /// Options every command that loads a model shares (DESIGN.md §5). Each also reads
 /// `OMNI_<FLAG>` from the environment; a flag on the command line wins.
@@ -36,10 +38,10 @@ struct Serve: AsyncParsableCommand {
 
     @OptionGroup var model: ModelOptions
 
-    @Option(help: "Address to listen on.")
+    @Option(help: "Address to listen on (env OMNI_HOST).")
     var host: String = EnvironmentDefault.string("HOST") ?? "127.0.0.1"
 
-    @Option(help: "Port to listen on.")
+    @Option(help: "Port to listen on; 0 picks a free one (env OMNI_PORT).")
     var port: Int = EnvironmentDefault.int("PORT") ?? 8000
 
     @Option(help: "Model id in the API (env OMNI_SERVED_MODEL_NAME). Default: MODEL_DIR as given.")
@@ -48,16 +50,96 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "Require `Authorization: Bearer KEY` on every route but /health (env OMNI_API_KEY).")
     var apiKey: String?
 
+    @Option(help: "Longest prompt + completion (env OMNI_MAX_MODEL_LEN). Default: the model's, within the KV cache.")
+    var maxModelLen: Int?
+
+    @Option(help: "Sequences in the running batch (env OMNI_MAX_NUM_SEQS).")
+    var maxNumSeqs: Int = EnvironmentDefault.int("MAX_NUM_SEQS") ?? 256
+
+    @Option(help: "Tokens per engine step (env OMNI_MAX_NUM_BATCHED_TOKENS).")
+    var maxNumBatchedTokens: Int = EnvironmentDefault.int("MAX_NUM_BATCHED_TOKENS") ?? 2048
+
+    @Option(help: "Bytes of KV cache (env OMNI_KV_CACHE_MEMORY). Default: a quarter of free memory, at most 4 GiB.")
+    var kvCacheMemory: Int?
+
+    @Option(help: "Sequences that may wait beyond --max-num-seqs before requests get 429 (env OMNI_MAX_QUEUED_SEQS).")
+    var maxQueuedSeqs: Int = EnvironmentDefault.int("MAX_QUEUED_SEQS") ?? 1024
+
+    @Option(help: "Largest request body in bytes; larger ones get 413 (env OMNI_MAX_BODY_BYTES).")
+    var maxBodyBytes: Int = EnvironmentDefault.int("MAX_BODY_BYTES") ?? 32 << 20
+
+    @Option(help: "Seconds of silence before a stream gets a `: ping` comment (env OMNI_KEEP_ALIVE).")
+    var keepAlive: Double = EnvironmentDefault.string("KEEP_ALIVE").flatMap(Double.init) ?? 10
+
+    @Option(help: "Seconds requests in flight may run on after SIGTERM/SIGINT before they are aborted (env OMNI_SHUTDOWN_TIMEOUT).")
+    var shutdownTimeout: Double = EnvironmentDefault.string("SHUTDOWN_TIMEOUT").flatMap(Double.init) ?? 30
+
+    @Option(help: "trace, debug, info, notice, warning, error or critical (env OMNI_LOG_LEVEL).")
+    var logLevel: String = EnvironmentDefault.string("LOG_LEVEL") ?? "info"
+
+    @Option(help: "A stage-graph YAML overriding the model's built-in one (env OMNI_STAGE_CONFIG).")
+    var stageConfig: String?
+
+    @Option(help: "none, tea_cache or first_block_cache: diffusion step caching (env OMNI_CACHE_BACKEND).")
+    var cacheBackend: String = EnvironmentDefault.string("CACHE_BACKEND") ?? "none"
+
+    @Option(help: "JSON settings for --cache-backend (env OMNI_CACHE_CONFIG).")
+    var cacheConfig: String?
+
     var resolvedServedModelName: String { servedModelName ?? EnvironmentDefault.string("SERVED_MODEL_NAME") ?? model.modelDir }
     var resolvedAPIKey: String? { apiKey ?? EnvironmentDefault.string("API_KEY") }
+    var resolvedMaxModelLen: Int? { maxModelLen ?? EnvironmentDefault.int("MAX_MODEL_LEN") }
+    var resolvedKVCacheMemory: Int? { kvCacheMemory ?? EnvironmentDefault.int("KV_CACHE_MEMORY") }
+    var resolvedStageConfig: String? { stageConfig ?? EnvironmentDefault.string("STAGE_CONFIG") }
+    var resolvedCacheConfig: String? { cacheConfig ?? EnvironmentDefault.string("CACHE_CONFIG") }
 
     func validate() throws {
-        guard (1...65535).contains(port) else { throw ValidationError("--port must be in 1...65535, got \(port)") }
+        guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
+        guard Logger.Level(rawValue: logLevel) != nil else {
+            throw ValidationError("--log-level must be trace, debug, info, notice, warning, error or critical, got \(logLevel)")
+        }
+        if let maxModelLen = resolvedMaxModelLen, maxModelLen < 2 { throw ValidationError("--max-model-len must be at least 2, got \(maxModelLen)") }
+        guard maxNumSeqs >= 1 else { throw ValidationError("--max-num-seqs must be at least 1, got \(maxNumSeqs)") }
+        guard maxNumBatchedTokens >= 1 else {
+            throw ValidationError("--max-num-batched-tokens must be at least 1, got \(maxNumBatchedTokens)")
+        }
+        if let kvCacheMemory = resolvedKVCacheMemory, kvCacheMemory < 1 { throw ValidationError("--kv-cache-memory must be positive, got \(kvCacheMemory)") }
+        guard maxQueuedSeqs >= 0 else { throw ValidationError("--max-queued-seqs must be at least 0, got \(maxQueuedSeqs)") }
+        guard maxBodyBytes >= 1024 else { throw ValidationError("--max-body-bytes must be at least 1024, got \(maxBodyBytes)") }
+        guard keepAlive > 0, shutdownTimeout >= 0 else {
+            throw ValidationError("--keep-alive must be positive and --shutdown-timeout at least 0")
+        }
+        guard model.device == "cpu" else { throw ValidationError("--device cuda: this build runs on the CPU only") }
+        if resolvedStageConfig != nil { throw ValidationError("--stage-config: text models run as one built-in stage; no override is supported yet") }
+        guard cacheBackend == "none", resolvedCacheConfig == nil else {
+            throw ValidationError("--cache-backend/--cache-config apply to diffusion models, which this build does not serve yet")
+        }
     }
 
     func run() async throws {
-        let spec = try ModelRegistry.resolve(directory: model.modelDir)
-        throw ValidationError("\(model.modelDir): \(spec.name) resolved, but this build has no server yet")
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
+            return handler
+        }
+        _ = try ModelRegistry.resolve(directory: model.modelDir)
+
+        var engine = EngineOptions()
+        engine.threads = model.threads
+        engine.weightDType = model.dtype == "auto" ? nil : model.dtype
+        engine.maxModelLen = resolvedMaxModelLen
+        engine.maxNumSeqs = maxNumSeqs
+        engine.maxNumBatchedTokens = maxNumBatchedTokens
+        engine.kvCacheMemory = resolvedKVCacheMemory
+        var configuration = ServerConfiguration(modelDirectory: model.modelDir, engine: engine)
+        configuration.host = host
+        configuration.port = port
+        configuration.servedModelName = resolvedServedModelName
+        configuration.apiKey = resolvedAPIKey
+        configuration.maxQueuedSequences = maxQueuedSeqs
+        configuration.maxBodyBytes = maxBodyBytes
+        configuration.keepAliveInterval = .milliseconds(Int(keepAlive * 1000))
+        configuration.shutdownGracePeriod = .milliseconds(Int(shutdownTimeout * 1000))
+        try await OmniServer(configuration: configuration).run()
     }
 }
-

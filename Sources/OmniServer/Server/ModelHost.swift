@@ -1,0 +1,82 @@
+import Foundation
+import Logging
+import OmniPipeline
+import ServiceLifecycle
+import Synchronization
+
+/// Owns the served model's lifetime as a `Service`: loads it (the server already answers /health
+/// with 503 meanwhile), serves it until graceful shutdown, then stops its engine. It runs before
+/// the HTTP server in the service group, so it shuts down after it.
+final class ModelHost: Service, Sendable {
+    enum State: Sendable {
+        case loading
+        case ready(ServedModel)
+        case stopped
+    }
+
+    private let configuration: ServerConfiguration
+    private let logger: Logger
+    private let state = Mutex(State.loading)
+
+    init(configuration: ServerConfiguration, logger: Logger) {
+        self.configuration = configuration
+        self.logger = logger
+    }
+
+    /// The model, or 503 while it loads or after shutdown began.
+    func model() throws(APIError) -> ServedModel {
+        switch state.withLock({ $0 }) {
+        case .ready(let model): return model
+        case .loading: throw .loading
+        case .stopped: throw .shuttingDown
+        }
+    }
+
+    var isReady: Bool {
+        if case .ready = state.withLock({ $0 }) { return true }
+        return false
+    }
+
+    /// Stops handing out the model (new requests get 503); requests in flight go on.
+    func beginShutdown() {
+        state.withLock { $0 = .stopped }
+    }
+
+    func run() async throws {
+        let started = ContinuousClock.now
+        let omni = try await load()
+        state.withLock { current in
+            if case .loading = current { current = .ready(ServedModel(name: configuration.modelName, omni: omni)) }
+        }
+        logger.info("model ready", metadata: [
+            "model": "\(configuration.modelName)", "architecture": "\(omni.architecture.name)",
+            "max_model_len": "\(omni.maxModelLen)", "load_seconds": "\((ContinuousClock.now - started).seconds)",
+        ])
+        try? await gracefulShutdown()
+        beginShutdown()
+        omni.shutdown()
+        logger.info("engine stopped")
+    }
+
+    /// Loading is long blocking work (reading and checking weights): it runs on its own thread.
+    private func load() async throws -> AsyncOmni {
+        let directory = configuration.modelDirectory
+        let options = configuration.engine
+        return try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                do {
+                    continuation.resume(returning: try AsyncOmni(directory: directory, options: options))
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.name = "omni-model-load"
+            thread.start()
+        }
+    }
+}
+
+extension Duration {
+    /// Seconds as a Double, for logs.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}

@@ -1,0 +1,30 @@
+import Hummingbird
+import Logging
+import Synchronization
+
+/// Hummingbird's request context plus a record the handler fills in and the log line reads
+/// (request id, token counts), shared by reference because middleware and handler see copies.
+struct OmniRequestContext: RequestContext {
+    var coreContext: CoreRequestContextStorage
+    let record = RequestRecord()
+
+    init(source: ApplicationRequestContextSource) {
+        coreContext = .init(source: source)
+    }
+}
+
+/// What one request did, for its log line.
+final class RequestRecord: Sendable {
+    struct Values: Sendable {
+        var requestId: String?
+        var promptTokens: Int?
+        var completionTokens: Int?
+        /// Set when the client went away before the answer was complete.
+        var clientDisconnected = false
+    }
+
+    private let values = Mutex(Values())
+
+    func update(_ change: (inout Values) -> Void) { values.withLock { change(&$0) } }
+    var snapshot: Values { values.withLock { $0 } }
+}
