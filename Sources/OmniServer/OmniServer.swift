@@ -41,6 +41,7 @@ public struct OmniServer: Sendable {
         let address = "\(configuration.host)"
         let app = Application(
             router: router,
+            server: .http1(configuration: .init(additionalChannelHandlers: [DisconnectWatcher()])),
             configuration: .init(address: .hostname(configuration.host, port: configuration.port)),
             onServerRunning: { channel in
                 let port = channel.localAddress?.port ?? 0

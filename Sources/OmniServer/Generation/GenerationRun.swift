@@ -86,13 +86,15 @@ struct GenerationRun: Sendable {
     /// Writes the response as server-sent events: the chat role first, a chunk per output, a
     /// `: ping` when nothing was sent for `keepAliveInterval`, usage if asked, then `[DONE]`.
     /// An engine failure mid-stream becomes an error event (the 200 is already on the wire).
+    /// A client that hangs up (`connection`) ends the stream with `CancellationError`.
     func stream(_ events: AsyncThrowingStream<Event, Error>, to writer: inout any ResponseBodyWriter,
-                onFinish: @Sendable (ResponseBuilder) -> Void) async throws {
+                connection: ClientConnection?, onFinish: @Sendable (ResponseBuilder) -> Void) async throws {
         enum Signal: Sendable {
             case output(Event)
             case finished
             case failed(any Error)
             case tick
+            case clientGone
         }
         var builder = makeBuilder()
         var timer = ChoiceTimer(start: start, count: request.sequenceCount)
@@ -112,6 +114,12 @@ struct GenerationRun: Sendable {
                 while true {
                     try await Task.sleep(for: interval)
                     signal.yield(.tick)
+                }
+            }
+            if let connection {
+                group.addTask {
+                    await connection.waitUntilClosed()
+                    signal.yield(.clientGone)
                 }
             }
             defer { group.cancelAll() }
@@ -134,6 +142,8 @@ struct GenerationRun: Sendable {
                     if request.includeUsage { try await writer.write(ServerSentEvents.event(builder.usageChunk)) }
                     try await writer.write(ServerSentEvents.done)
                     break loop
+                case .clientGone:
+                    throw CancellationError()
                 case .failed(let error):
                     let apiError = APIError(from: error, promptField: request.promptField) ?? .internal(requestId: id)
                     try await writer.write(ServerSentEvents.event(apiError.json))

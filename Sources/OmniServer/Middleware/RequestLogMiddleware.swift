@@ -31,6 +31,7 @@ struct RequestLogMiddleware: RouterMiddleware {
                 line.emit(status: status)
             } catch {
                 context.record.update { $0.clientDisconnected = true }
+                context.logger.debug("stream ended early", metadata: ["error": "\(String(reflecting: error))"])
                 line.emit(status: status)
                 throw error
             }

@@ -5,8 +5,8 @@ import OmniEngine
 extension APIRoutes {
     /// `POST /v1/completions` and `POST /v1/chat/completions`: parse and check, reserve room in the
     /// queue (429 when full), wait for the engine to take the request (400 if it refuses), then
-    /// answer whole or as a stream. A client that disconnects, streaming or not, cancels the work,
-    /// which aborts the engine request and frees its KV blocks.
+    /// answer whole or as a stream. A client that disconnects, streaming or not, cancels the work
+    /// (`DisconnectWatcher`), which aborts the engine request and frees its KV blocks.
     func generate(_ request: Request, context: OmniRequestContext, kind: GenerationRequest.Kind) async throws -> Response {
         var request = request
         let start = ContinuousClock.now
@@ -26,20 +26,22 @@ extension APIRoutes {
                                 metrics: metrics, keepAliveInterval: configuration.keepAliveInterval, start: start)
         let events = try await run.admit()
         let record = context.record
-        let body = request.body
+        let connection = await DisconnectWatcher.connection(of: context.channel)
 
         guard parsed.stream else {
             defer { reservation.release() }
-            let builder = try await body.consumeWithCancellationOnInboundClose { _ in try await run.collect(events) }
+            let builder = if let connection {
+                try await connection.cancellingOnClose { try await run.collect(events) }
+            } else {
+                try await run.collect(events)
+            }
             record.update { $0.completionTokens = builder.choices.reduce(0) { $0 + $1.numOutputTokens } }
             return json(builder.response)
         }
         return Response(status: .ok, headers: ServerSentEvents.headers, body: ResponseBody { writer in
             defer { reservation.release() }
-            try await body.consumeWithCancellationOnInboundClose { _ in
-                try await run.stream(events, to: &writer) { builder in
-                    record.update { $0.completionTokens = builder.choices.reduce(0) { $0 + $1.numOutputTokens } }
-                }
+            try await run.stream(events, to: &writer, connection: connection) { builder in
+                record.update { $0.completionTokens = builder.choices.reduce(0) { $0 + $1.numOutputTokens } }
             }
             try await writer.finish(nil)
         })

@@ -1,5 +1,6 @@
 import Hummingbird
 import Logging
+import NIOCore
 import Synchronization
 
 /// Hummingbird's request context plus a record the handler fills in and the log line reads
@@ -7,9 +8,12 @@ import Synchronization
 struct OmniRequestContext: RequestContext {
     var coreContext: CoreRequestContextStorage
     let record = RequestRecord()
+    /// The connection, to see the client hang up (`DisconnectWatcher`).
+    let channel: any Channel
 
     init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
+        channel = source.channel
     }
 }
 
