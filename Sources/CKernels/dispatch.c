@@ -63,6 +63,14 @@ int omni_isa_set(int level) {
     __atomic_store_n(&g_table, table_for(level), __ATOMIC_RELEASE);
     return level;
 }
+void omni_cpu_relax(void) {
+#if defined(__x86_64__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
 int omni_cpu_has_avx512bf16(void) {
 #if defined(__x86_64__) && defined(__clang__)
     __builtin_cpu_init();

@@ -31,6 +31,8 @@ int omni_isa_detected(void);
 int omni_isa_active(void);
 /// Selects a level; values above the detected level are clamped. Returns the level in force.
 int omni_isa_set(int level);
+/// A spin-wait hint (x86 `pause`, Arm `yield`) for threads waiting on a flag.
+void omni_cpu_relax(void);
 /// Whether the CPU has AVX512_BF16 (vdpbf16ps); informative only, results never depend on it.
 int omni_cpu_has_avx512bf16(void);
 
