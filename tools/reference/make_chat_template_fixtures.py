@@ -449,6 +449,9 @@ JINJA_CASES = [
     ("dict_global", "{{ dict(a=1, b='x') }} {{ dict({'z': 0}, y=1) }}", {}),
     ("undefined_prints_empty", "[{{ missing }}][{{ missing|string }}][{{ missing ~ 'x' }}][{{ missing|lower }}][{{ missing|join }}]", {}),
     ("undefined_is_falsy", "{% if missing %}T{% else %}F{% endif %}{% if not missing %}N{% endif %}{{ missing == missing }}{{ missing == none }}{{ 'x' in missing }}", {}),
+    ("generation_tag", "{% for m in messages %}{% if m.role == 'assistant' %}{% generation %}<a>{{ m.content }}</a>{% endgeneration %}{% else %}{{ m.content }}{% endif %}|{% endfor %}", {"messages": [{"role": "user", "content": "q"}, {"role": "assistant", "content": "r"}]}),
+    ("loop_depth_and_changed_fields", "{% for x in [1] %}{{ loop.depth }}{{ loop.depth0 }}{% for y in [2] %}{{ loop.depth }}{% endfor %}{% endfor %}", {}),
+    ("whitespace_control_in_real_shape", "{%- for m in messages %}\n    {%- if m.role == 'user' %}\n        {{- '<|user|>\\n' + m.content }}\n    {%- else %}\n        {{- '<|assistant|>\\n' + m.content }}\n    {%- endif %}\n{%- endfor %}\n{%- if add_generation_prompt %}\n    {{- '<|assistant|>\\n' }}\n{%- endif %}\n", {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}], "add_generation_prompt": True}),
     # Markup (|safe, |escape) and generators (map, select, ...), as Python has them
     ("markup_concatenation", "{{ '<b>'|safe + '<i>' }} {{ '<i>' + '<b>'|safe }} {{ '<b>'|safe ~ '<i>' }} {{ ('%s'|safe) % '<x>' }} {{ ('<b>'|safe).upper() + '&' }} {{ '<a>'|e + '<a>' }} {{ ('a&'|safe) * 2 }} {{ '<x>'|safe|length }} {{ '<x>'|safe is escaped }} {{ '<x>' is escaped }} {{ '<x>'|safe == '<x>' }}", {}),
     ("markup_escape_idempotent", "{{ ('<b>'|safe)|e }} {{ '<b>'|e|e }} {{ ('<b>'|safe)|forceescape }} {{ ('<b>'|safe)|trim|upper + '<' }} {{ ('x'|safe).join(['<', '>']) }} {{ ('{}'|safe).format('<') }}", {}),

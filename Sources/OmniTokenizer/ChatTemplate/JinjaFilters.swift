@@ -6,7 +6,7 @@ enum JinjaFilters {
         func bind(_ parameters: [String]) throws -> [JinjaValue?] {
             try arguments.bind(name, parameters)
         }
-        let text = value.pythonString
+        var text: String { value.pythonString }
         switch name {
         case "default", "d":
             let bound = try bind(["default_value", "boolean"])
