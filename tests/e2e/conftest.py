@@ -61,12 +61,15 @@ class Server:
         return openai.OpenAI(base_url=self.url + "/v1", api_key=api_key, max_retries=0, timeout=120)
 
     def metrics(self, headers=None):
-        """The Prometheus text as {name: value} for the omni: samples (labels dropped)."""
+        """The Prometheus text as {name: value} for the omni: samples; labels are dropped except
+        finished_reason, which is kept as `name:reason` (e.g. `omni:request_success_total:abort`)."""
         text = requests.get(self.url + "/metrics", headers=headers, timeout=10).text
         values = {}
         for line in text.splitlines():
             if line.startswith("omni:") and "_bucket" not in line:
                 name = line.split("{")[0].split(" ")[0]
+                if 'finished_reason="' in line:
+                    name += ":" + line.split('finished_reason="')[1].split('"')[0]
                 values[name] = values.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
         return values
 

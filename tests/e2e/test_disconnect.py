@@ -25,6 +25,7 @@ def long_request(stream):
 
 def test_streaming_client_disconnect_frees_every_block(server):
     idle = server.wait_for_idle()
+    aborted = idle["omni:request_success_total:abort"]
     with requests.post(server.url + "/v1/completions", json=long_request(True), stream=True, timeout=60) as r:
         lines = r.iter_lines()
         received = 0
@@ -41,6 +42,7 @@ def test_streaming_client_disconnect_frees_every_block(server):
     assert m["omni:num_requests_running"] == 0
     assert m["omni:kv_cache_free_blocks"] == m["omni:kv_cache_blocks"]
     assert m["omni:kv_cache_usage_perc"] == 0
+    wait_until(server, lambda m: m["omni:request_success_total:abort"] == aborted + 4)
 
 
 def test_non_streaming_client_disconnect_frees_every_block(server):

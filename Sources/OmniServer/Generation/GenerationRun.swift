@@ -75,11 +75,16 @@ struct GenerationRun: Sendable {
     func collect(_ events: AsyncThrowingStream<Event, Error>) async throws -> ResponseBuilder {
         var builder = makeBuilder()
         var timer = ChoiceTimer(start: start, count: request.sequenceCount)
-        for try await event in events {
-            _ = builder.absorb(prompt: event.prompt, event.output)
-            timer.observe(event, n: request.params.n, metrics: metrics)
+        do {
+            for try await event in events {
+                _ = builder.absorb(prompt: event.prompt, event.output)
+                timer.observe(event, n: request.params.n, metrics: metrics)
+            }
+            try Task.checkCancellation()
+        } catch {
+            countAborted(builder)
+            throw error
         }
-        try Task.checkCancellation()
         return builder
     }
 
@@ -98,6 +103,7 @@ struct GenerationRun: Sendable {
         }
         var builder = makeBuilder()
         var timer = ChoiceTimer(start: start, count: request.sequenceCount)
+        defer { countAborted(builder) }
         try await writer.write(ServerSentEvents.events(builder.openingChunks))
         let (signals, signal) = AsyncStream<Signal>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -154,6 +160,11 @@ struct GenerationRun: Sendable {
             try Task.checkCancellation()
         }
         onFinish(builder)
+    }
+
+    /// Choices that never finished were aborted (client gone, engine failure, shutdown).
+    private func countAborted(_ builder: ResponseBuilder) {
+        for choice in builder.choices where choice.finishReason == nil { metrics.finished(reason: .abort) }
     }
 
     private func makeBuilder() -> ResponseBuilder {
