@@ -20,6 +20,7 @@ import argparse
 import datetime as datetime_module
 import json
 import pathlib
+import re
 import shutil
 
 import jinja2
@@ -91,6 +92,26 @@ TEMPLATES = [
     ("unsloth-Apriel-1.5", "default", "basic"),
     ("tencent-Hy3", "default", "basic"),
     ("llama-cpp-rwkv-world", "default", "basic"),
+    # Older and simpler templates, from the strings of llama.cpp's tests/test-chat-template.cpp
+    ("tests-mistralai-Mistral-7B-Instruct-v0.2", "mistral", "full"),
+    ("tests-mistralai-Mistral-7B-Instruct-v0.2-v1-system", "mistral", "basic"),
+    ("tests-Mistral-Large-Instruct-2407-v3", "mistral", "basic"),
+    ("tests-mistralai-Mistral-Large-Instruct-2411-v7", "mistral", "basic"),
+    ("tests-google-gemma-7b-it", "gemma", "basic"),
+    ("tests-Llama-3", "llama3", "basic"),
+    ("tests-Phi-3-mini", "phi3", "basic"),
+    ("tests-phi-4", "default", "basic"),
+    ("tests-DeepSeek-V2", "deepseek", "basic"),
+    ("tests-deepseek-ai-deepseek-coder-33b-instruct", "deepseek", "basic"),
+    ("tests-teknium-OpenHermes-2.5-Mistral-7B", "default", "basic"),
+    ("tests-ChatGLM3", "default", "basic"),
+    ("tests-ibm-granite-granite-3.0-8b-instruct", "granite", "basic"),
+    ("tests-OrionStarAI-Orion-14B-Chat", "default", "basic"),
+    ("tests-bofenghuang-vigogne-2-70b-chat", "default", "basic"),
+    ("tests-TheBloke-FusionNet_34Bx2_MoE-AWQ", "default", "basic"),
+    ("tests-mlabonne-AlphaMonarch-7B", "default", "basic"),
+    ("tests-yandex-YandexGPT-5-Lite-8B-instruct", "default", "basic"),
+    ("tests-ai-sage-GigaChat-20B-A3B-instruct", "default", "basic"),
 ]
 
 SPECIAL_TOKENS = {
@@ -553,15 +574,54 @@ def render_jinja_cases():
     print(f"jinja cases: {len(cases)} ({sum('error' in c for c in cases)} expected errors)")
 
 
+def test_template_file_name(case_name):
+    """'mistralai/Mistral-7B-Instruct-v0.2 (mistralai 'v1' template with a system prompt)' ->
+    'tests-mistralai-Mistral-7B-Instruct-v0.2-v1-system' (the names TEMPLATES uses)."""
+    base, _, note = case_name.partition(" (")
+    name = "tests-" + base.replace("/", "-")
+    for marker, suffix in (("'v1' template with a system", "-v1-system"), ("'v3' template", "-v3"), ("'v7' template", "-v7")):
+        if marker in note:
+            name += suffix
+    return name
+
+
+def import_test_templates(cpp_path):
+    """The template strings of llama.cpp's tests/test-chat-template.cpp (C string literals)."""
+    literal = r'(?:u8)?"((?:[^"\\]|\\.)*)"'
+    case_re = re.compile(r"/\* \.name= \*/\s*" + literal + r",\s*/\* \.template_str= \*/\s*((?:" + literal + r"\s*)+),", re.S)
+    escapes = {"n": "\n", "t": "\t", "r": "\r", '"': '"', "'": "'", "\\": "\\"}
+
+    def unescape(text):
+        return re.sub(r"\\(.)", lambda m: escapes[m.group(1)], text)
+
+    wanted = {name for name, _, _ in TEMPLATES if name.startswith("tests-")}
+    source = pathlib.Path(cpp_path).read_text(encoding="utf-8")
+    for match in case_re.finditer(source):
+        name = test_template_file_name(unescape(match.group(1)))
+        if name in wanted:
+            text = "".join(unescape(part) for part in re.findall(literal, match.group(2)))
+            (OUT / "templates" / f"{name}.jinja").write_text(text, encoding="utf-8")
+            wanted.discard(name)
+    if wanted:
+        raise SystemExit(f"not found in {cpp_path}: {sorted(wanted)}")
+
+
 def import_templates(directory):
+    """Copies the templates from llama.cpp's models/templates (and its tests, beside it)."""
     (OUT / "templates").mkdir(parents=True, exist_ok=True)
     for name, _, _ in TEMPLATES:
-        shutil.copyfile(pathlib.Path(directory) / f"{name}.jinja", OUT / "templates" / f"{name}.jinja")
+        if not name.startswith("tests-"):
+            shutil.copyfile(pathlib.Path(directory) / f"{name}.jinja", OUT / "templates" / f"{name}.jinja")
+    import_test_templates(pathlib.Path(directory).parents[1] / "tests" / "test-chat-template.cpp")
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--import-from", help="copy the template texts from this directory first")
+    parser.add_argument(
+        "--import-from",
+        help="copy the template texts first from this directory: llama.cpp's models/templates "
+        "(its tests/test-chat-template.cpp is read too)",
+    )
     args = parser.parse_args()
     if args.import_from:
         import_templates(args.import_from)
