@@ -148,3 +148,28 @@ import Testing
         }
     }
 }
+
+/// The template and special tokens of a model directory, chosen as transformers chooses them.
+@Suite struct ChatTemplateConfigurationTests {
+    @Test func namedTemplatesAndSpecialTokensComeFromTheModelDirectory() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("chat-template-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let config = """
+            {"bos_token": {"content": "<s>", "lstrip": false}, "eos_token": "</s>",
+             "chat_template": [{"name": "default", "template": "{{ bos_token }}{{ messages[0].content }}{{ eos_token }}"},
+                               {"name": "tool_use", "template": "{{ bos_token }}tools={{ tools|length }}"}]}
+            """
+        try config.write(to: directory.appendingPathComponent("tokenizer_config.json"), atomically: true, encoding: .utf8)
+        let configuration = try TokenizerConfiguration(directory: directory)
+        let tokens = configuration.chatTemplateSpecialTokens
+        #expect(tokens == ["bos_token": "<s>", "eos_token": "</s>"])
+
+        let plain = try ChatTemplate(configuration: configuration)
+        #expect(try plain.render(messages: [["role": "user", "content": "hi"]], specialTokens: tokens) == "<s>hi</s>")
+        let withTools = try ChatTemplate(configuration: configuration, hasTools: true)
+        #expect(try withTools.render(messages: [], tools: [["type": "function"]], specialTokens: tokens) == "<s>tools=1")
+        #expect(throws: ChatTemplateError.self) { try ChatTemplate(configuration: configuration, named: "rag") }
+        #expect(throws: ChatTemplateError.self) { try ChatTemplate(configuration: TokenizerConfiguration()) }
+    }
+}

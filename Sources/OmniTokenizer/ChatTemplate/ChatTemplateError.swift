@@ -13,6 +13,8 @@ public enum ChatTemplateError: Error, CustomStringConvertible, Equatable, Sendab
     case limitExceeded(String, SourceLocation)
     /// The render call itself was wrong (for example a reserved name among the extra variables).
     case invalidArgument(String)
+    /// The model directory has no chat template (or none by the name asked for).
+    case missingTemplate(String)
 
     /// A 1-based position in the template text; columns count Unicode scalars.
     public struct SourceLocation: Equatable, Sendable, CustomStringConvertible {
@@ -31,7 +33,7 @@ public enum ChatTemplateError: Error, CustomStringConvertible, Equatable, Sendab
     public var message: String {
         switch self {
         case .syntax(let message, _), .runtime(let message, _), .raised(let message, _),
-            .limitExceeded(let message, _), .invalidArgument(let message):
+            .limitExceeded(let message, _), .invalidArgument(let message), .missingTemplate(let message):
             return message
         }
     }
@@ -41,7 +43,7 @@ public enum ChatTemplateError: Error, CustomStringConvertible, Equatable, Sendab
         case .syntax(_, let location), .runtime(_, let location), .raised(_, let location),
             .limitExceeded(_, let location):
             return location
-        case .invalidArgument:
+        case .invalidArgument, .missingTemplate:
             return nil
         }
     }
@@ -58,6 +60,8 @@ public enum ChatTemplateError: Error, CustomStringConvertible, Equatable, Sendab
             return "chat template stopped at \(location): \(message); the template loops or recurses too much for its input"
         case .invalidArgument(let message):
             return "invalid chat template argument: \(message)"
+        case .missingTemplate(let message):
+            return message
         }
     }
 }
