@@ -38,7 +38,7 @@ let package = Package(
         .target(name: "OmniTokenizer"),
         .target(name: "OmniModels", dependencies: ["OmniTensor", "OmniWeights"]),
         .target(name: "OmniEngine", dependencies: ["OmniModels"]),
-        .target(name: "OmniPipeline", dependencies: ["OmniEngine", "OmniTokenizer"]),
+        .target(name: "OmniPipeline", dependencies: ["OmniEngine", "OmniTokenizer", "OmniWeights", "OmniModels"]),
         .target(
             name: "OmniServer",
             dependencies: [

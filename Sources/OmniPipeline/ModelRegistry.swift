@@ -1,6 +1,7 @@
 import Foundation
 import OmniEngine
 import OmniModels
+import OmniWeights
 
 /// A supported architecture and the stages it runs as (DESIGN.md §3).
 public struct ArchitectureSpec: Sendable {
@@ -54,21 +55,16 @@ public enum ModelRegistry {
 
     static func declaredArchitecture(directory: String) throws -> String {
         let base = URL(fileURLWithPath: directory)
-        for (file, key) in [("config.json", "architectures"), ("model_index.json", "_class_name")] {
-            let url = base.appendingPathComponent(file)
-            guard FileManager.default.fileExists(atPath: url.path) else { continue }
-            let object: Any
-            do {
-                object = try JSONSerialization.jsonObject(with: Data(contentsOf: url))
-            } catch {
-                throw ModelDirectoryError.unreadableConfig(file: url.path, reason: "not valid JSON (\(error.localizedDescription))")
+        if FileManager.default.fileExists(atPath: base.appendingPathComponent("config.json").path) {
+            let config = try ConfigObject(contentsOf: base.appendingPathComponent("config.json"))
+            guard let name = try config.strings("architectures")?.first else {
+                throw ModelDirectoryError.unreadableConfig(file: base.appendingPathComponent("config.json").path,
+                                                           reason: "field \"architectures\" is missing or empty")
             }
-            guard let dict = object as? [String: Any] else {
-                throw ModelDirectoryError.unreadableConfig(file: url.path, reason: "top level must be a JSON object")
-            }
-            if let names = dict[key] as? [String], let first = names.first { return first }
-            if let name = dict[key] as? String { return name }
-            throw ModelDirectoryError.unreadableConfig(file: url.path, reason: "field \"\(key)\" is missing or not a string")
+            return name
+        }
+        if FileManager.default.fileExists(atPath: base.appendingPathComponent("model_index.json").path) {
+            return try DiffusersModelIndex(directory: base).className
         }
         throw ModelDirectoryError.missingConfig(directory)
     }
