@@ -128,6 +128,8 @@ def metrics(url):
     for line in requests.get(url + "/metrics", timeout=30).text.splitlines():
         if line.startswith("omni:") and "_bucket" not in line:
             name = line.split("{")[0].split(" ")[0]
+            if 'finished_reason="' in line:
+                name += ":" + line.split('finished_reason="')[1].split('"')[0]
             values[name] = values.get(name, 0.0) + float(line.rsplit(" ", 1)[1])
     return values
 
@@ -135,6 +137,7 @@ def metrics(url):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--binary", default=os.path.join(ROOT, ".build", "release", "omni"))
+    parser.add_argument("--model", default=MODEL, help="model directory (default: the demo model)")
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--hang-up", type=float, default=0.10, help="fraction of clients that hang up")
@@ -148,8 +151,8 @@ def main():
         port = s.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
     log = tempfile.NamedTemporaryFile(prefix="omni-load-", suffix=".log", delete=False)
-    server = subprocess.Popen([args.binary, "serve", MODEL, "--port", str(port), "--served-model-name", "demo",
-                               "--kv-cache-memory", str(16 << 20)], stdout=log, stderr=subprocess.STDOUT)
+    server = subprocess.Popen([args.binary, "serve", args.model, "--port", str(port), "--served-model-name", "demo",
+                               "--kv-cache-memory", str(256 << 20)], stdout=log, stderr=subprocess.STDOUT)
     failures = []
     try:
         for _ in range(600):
@@ -215,11 +218,15 @@ def main():
         hung = sum(1 for r in results if r[0] == "hung up")
         latencies = sorted(r[1] for r in ok)
         load_tokens = sum(r[2] for r in ok)
+        print(f"model: {args.model}")
         print(f"requests: {len(plan)} at concurrency {args.concurrency} ({len(pool)} distinct, references run alone first)")
         print(f"completed: {len(ok)}, hung up: {hung}, wrong: {len(wrong)}, lost: {len(lost)}")
         print(f"KV blocks free after: {int(after['omni:kv_cache_free_blocks'])}/{int(after['omni:kv_cache_blocks'])}"
               f" (idle before: {int(idle['omni:kv_cache_free_blocks'])}), running {int(after['omni:num_requests_running'])},"
               f" waiting {int(after['omni:num_requests_waiting'])}")
+        aborted = int(after["omni:request_success_total:abort"] - idle["omni:request_success_total:abort"])
+        print(f"completions aborted in the engine by the {hung} hang-ups: {aborted} (each choice of an n > 1 request"
+              f" counts; a client that hangs up after its answer is complete aborts nothing)")
         print(f"completion tokens/s: {load_tokens / load_seconds:.0f} under load vs {solo_tokens / solo_seconds:.0f} one at a time"
               f" = {load_tokens / load_seconds / (solo_tokens / solo_seconds):.2f}x from continuous batching")
         print(f"latency of completed requests: p50 {statistics.median(latencies) * 1000:.0f} ms,"
