@@ -396,6 +396,13 @@ JINJA_CASES = [
     ("loop_cycle", "{% for x in range(5) %}{{ loop.cycle('odd', 'even') }} {% endfor %}", {}),
     ("range_forms", "{{ range(3)|list }} {{ range(1, 10, 3)|list }} {{ range(5, 0, -2)|list }} {{ range(0)|list }}", {}),
     # Assignment and scoping
+    ("loop_else_after_break_or_continue", "{% for x in [1, 2] %}{% continue %}{% else %}E1{% endfor %}|{% for x in [1, 2] %}{% break %}{% else %}E2{% endfor %}|{% for x in [1, 2] %}{% if x == 2 %}{% break %}{% endif %}{% else %}E3{% endfor %}", {}),
+    ("set_inside_block_set_stays_inside", "{% set m %}{% set b = 'inner' %}{{ b }}{% endset %}[{{ m }}][{{ b }}]", {"b": "outer"}),
+    ("set_inside_generation_stays_inside", "{% generation %}{% set g = 1 %}{% endgeneration %}[{{ g }}]", {}),
+    ("assigned_later_hides_context_from_macros", "{% macro f() %}[{{ a }}]{% endmacro %}{{ f() }}{% set a = 'set' %}{{ f() }}", {"a": "context"}),
+    ("assigned_later_in_loop_hides_context", "{% for i in [1, 2] %}{% for j in [1] %}({{ a }}){% endfor %}{% set a = i %}{% endfor %}", {"a": "context"}),
+    ("read_before_assignment_keeps_context", "{{ a }}{% for i in [1] %}{% for j in [1] %}({{ a }}){% endfor %}{% set a = i %}{% endfor %}{% set a = 'set' %}{{ a }}", {"a": "context"}),
+    ("assigned_in_some_branches_keeps_context", "{% macro f() %}[{{ a }}]{% endmacro %}{{ f() }}{% if false %}{% set a = 'one' %}{% endif %}{{ f() }}{% if true %}{% set a = 'b' %}{% else %}{% set a = 'c' %}{% endif %}{{ f() }}", {"a": "context"}),
     ("set_and_tuple_set", "{% set a = 1 %}{% set b, c = [2, 3] %}{{ a }}{{ b }}{{ c }}{% set t = 1, 2 %}{{ t|list }}{{ t|length }}{% set x, y = 'ab' %}{{ y }}{{ x }}", {}),
     ("set_in_if_is_visible", "{% if true %}{% set v = 'set' %}{% endif %}{{ v }}", {}),
     ("block_set", "{% set block %}  Hello {{ name }}!  {% endset %}[{{ block }}]{% set trimmed | trim | upper %}  x  {% endset %}[{{ trimmed }}]", {"name": "Zoë"}),

@@ -80,9 +80,11 @@ enum JinjaFilters {
         case "dictsort":
             return try dictsort(value, try bind(["case_sensitive", "by", "reverse"]))
         case "int":
+            if case .undefined(let hint) = value { throw JinjaFailure.undefined(hint) }
             let bound = try bind(["default", "base"])
             return integer(value, default: bound[0] ?? .int(0), base: bound[1]?.integerValue ?? 10)
         case "float":
+            if case .undefined(let hint) = value { throw JinjaFailure.undefined(hint) }
             let bound = try bind(["default"])
             return float(value, default: bound[0] ?? .double(0))
         case "abs":
@@ -147,6 +149,11 @@ enum JinjaFilters {
             return .generator(JinjaGenerator(try JinjaOperators.iterate(value).reversed()))
         case "indent":
             let bound = try bind(["width", "first", "blank"])
+            // jinja2 appends "\n" to its input, which only strings accept.
+            if case .undefined(let hint) = value { throw JinjaFailure.undefined(hint) }
+            guard value.stringValue != nil else {
+                throw JinjaFailure.type("unsupported operand type(s) for +=: '\(value.typeName)' and 'str'")
+            }
             return value.sameKindOfString(try indent(text, bound, interpreter))
         case "center":
             let bound = try bind(["width"])
@@ -157,7 +164,14 @@ enum JinjaFilters {
             _ = try bind([])
             return .int(wordCount(text))
         case "truncate":
-            return .string(try truncate(text, try bind(["length", "killwords", "end", "leeway"])))
+            let bound = try bind(["length", "killwords", "end", "leeway"])
+            // jinja2 measures and slices the value itself, not its text.
+            if value.stringValue == nil {
+                let limit = (bound[0]?.integerValue ?? 255) + (bound[3].flatMap { isNone($0) ? nil : $0.integerValue } ?? 5)
+                if try length(of: value) <= limit { return value }
+                throw JinjaFailure.type("can only truncate text")
+            }
+            return value.sameKindOfString(try truncate(text, bound))
         case "batch":
             let bound = try bind(["linecount", "fill_with"])
             guard let size = bound[0]?.integerValue, size > 0 else { throw JinjaFailure.type("batch size must be a positive integer") }

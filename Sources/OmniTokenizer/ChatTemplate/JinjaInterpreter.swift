@@ -15,9 +15,13 @@ final class JinjaInterpreter {
     private var namespaces: [JinjaNamespace] = []
     private var capturedScopes: [JinjaScope] = []
 
-    init(limits: JinjaTemplate.Limits, clock: RenderClock) {
+    /// Per scope body, the names that start undefined in it (`JinjaScopeAnalysis`).
+    private let undefinedAtEntry: JinjaScopeAnalysis.Frames
+
+    init(limits: JinjaTemplate.Limits, clock: RenderClock, undefinedAtEntry: JinjaScopeAnalysis.Frames) {
         self.limits = limits
         self.clock = clock
+        self.undefinedAtEntry = undefinedAtEntry
     }
 
     /// Renders `nodes` with `context` as the template's variables (over the built-in globals).
@@ -30,11 +34,11 @@ final class JinjaInterpreter {
         }
         let globals = JinjaScope(parent: nil)
         for (name, value) in JinjaGlobals.make() { globals.variables[name] = value }
-        let root = JinjaScope(parent: globals)
-        for (name, value) in context { root.variables[name] = value }
+        let contextScope = JinjaScope(parent: globals)
+        for (name, value) in context { contextScope.variables[name] = value }
         var output = ""
         do {
-            _ = try execute(nodes, in: root, into: &output)
+            _ = try execute(nodes, in: frame(for: nodes, parent: contextScope), into: &output)
         } catch let error as ChatTemplateError {
             throw error
         } catch let failure as JinjaFailure {
@@ -100,7 +104,7 @@ final class JinjaInterpreter {
             try assign(target, try evaluate(expression, in: scope), in: scope, at: node.location)
         case .setBlock(let target, let filters, let body):
             var captured = ""
-            _ = try execute(body, in: scope, into: &captured)
+            _ = try execute(body, in: frame(for: body, parent: scope), into: &captured)
             let value = try applyFilters(filters, to: .string(captured), in: scope)
             try assign(target, value, in: scope, at: node.location)
         case .macro(let definition):
@@ -115,16 +119,16 @@ final class JinjaInterpreter {
             output += try located(call.location) { try self.call(function, bound) }.pythonString
         case .filterBlock(let filters, let body):
             var captured = ""
-            _ = try execute(body, in: JinjaScope(parent: scope), into: &captured)
+            _ = try execute(body, in: frame(for: body, parent: scope), into: &captured)
             output += try applyFilters(filters, to: .string(captured), in: scope).pythonString
         case .with(let assignments, let body):
             let inner = JinjaScope(parent: scope)
             for (target, expression) in assignments {
                 try assign(target, try evaluate(expression, in: scope), in: inner, at: node.location)
             }
-            return try execute(body, in: inner, into: &output)
-        case .scopeless(let body):
-            return try execute(body, in: scope, into: &output)
+            return try execute(body, in: frame(for: body, parent: scope, reusing: inner), into: &output)
+        case .scoped(let body):
+            return try execute(body, in: frame(for: body, parent: scope), into: &output)
         case .breakLoop:
             return .breakLoop
         case .continueLoop:
@@ -144,16 +148,20 @@ final class JinjaInterpreter {
                 return try evaluate(condition, in: filterScope).isTruthy
             }
         }
-        if items.isEmpty {
-            _ = try execute(loop.emptyBody, in: scope, into: &output)
-            return
-        }
+        // jinja2 clears its "no iteration" flag at the end of the loop body, so the `else` block
+        // also runs when every iteration left early through `break` or `continue`.
+        var completedAnIteration = false
         for (index, item) in items.enumerated() {
             try step(location)
             let iteration = JinjaScope(parent: scope)
             try assign(loop.target, item, in: iteration, at: location)
             iteration.variables["loop"] = Self.loopObject(index: index, items: items)
-            if try execute(loop.body, in: iteration, into: &output) == .breakLoop { break }
+            let flow = try execute(loop.body, in: frame(for: loop.body, parent: scope, reusing: iteration), into: &output)
+            if flow == .normal { completedAnIteration = true }
+            if flow == .breakLoop { break }
+        }
+        if !completedAnIteration {
+            _ = try execute(loop.emptyBody, in: frame(for: loop.emptyBody, parent: scope), into: &output)
         }
     }
 
@@ -205,6 +213,17 @@ final class JinjaInterpreter {
         }
     }
 
+    /// The scope of a body jinja2 compiles as a frame of its own (`reusing` one that already holds
+    /// its parameters), with the names jinja2 starts undefined there.
+    private func frame(for body: [JinjaNode], parent: JinjaScope, reusing existing: JinjaScope? = nil) -> JinjaScope {
+        let scope = existing ?? JinjaScope(parent: parent)
+        guard let first = body.first, let names = undefinedAtEntry[ObjectIdentifier(first)] else { return scope }
+        for name in names where scope.variables[name] == nil {
+            scope.variables[name] = .undefinedName(name)
+        }
+        return scope
+    }
+
     // MARK: Macros and calls
 
     private func makeMacro(_ definition: JinjaMacro, capturing scope: JinjaScope) -> JinjaValue {
@@ -240,7 +259,7 @@ final class JinjaInterpreter {
         scope.variables["varargs"] = .array(Array(arguments.positional.dropFirst(definition.parameters.count)))
         scope.variables["kwargs"] = .object(JinjaObject(remaining))
         var output = ""
-        _ = try execute(definition.body, in: scope, into: &output)
+        _ = try execute(definition.body, in: frame(for: definition.body, parent: capturedScope, reusing: scope), into: &output)
         return .string(output)
     }
 

@@ -78,15 +78,22 @@ enum JinjaOperators {
     /// `value[start:stop:step]` for lists and strings, with Python's index clamping.
     static func slice(_ value: JinjaValue, start: JinjaValue?, stop: JinjaValue?, step: JinjaValue?) throws -> JinjaValue {
         if case .undefined(let hint) = value { throw JinjaFailure.undefined(hint) }
-        // jinja2 turns Python's TypeError for a bad slice into an undefined value.
-        let unsliceable = JinjaValue.undefined(hint: "'\(value.typeName) object' has no element slice")
+        // jinja2 compiles slices to plain Python subscripts (not environment.getitem), so a bad
+        // slice is Python's TypeError rather than an undefined value.
+        switch value {
+        case .array, .string, .markup: break
+        case .object: throw JinjaFailure.type("unhashable type: 'slice'")
+        default: throw JinjaFailure.type("'\(value.typeName)' object is not subscriptable")
+        }
         var integers: [Int?] = []
         for bound in [start, stop, step] {
             guard let bound, !JinjaFilters.isNone(bound) else {
                 integers.append(nil)
                 continue
             }
-            guard let integer = bound.integerValue else { return unsliceable }
+            guard let integer = bound.integerValue else {
+                throw JinjaFailure.type("slice indices must be integers or None or have an __index__ method")
+            }
             integers.append(integer)
         }
         let indices: (Int) throws -> [Int] = { count in
@@ -99,7 +106,7 @@ enum JinjaOperators {
             let scalars = Array(text.unicodeScalars)
             return value.sameKindOfString(PythonText.string(try indices(scalars.count).map { scalars[$0] }))
         default:
-            return unsliceable
+            return value
         }
     }
 
@@ -147,7 +154,7 @@ enum JinjaOperators {
             return .string(text)
         }
         if case .undefined(let hint) = a { throw JinjaFailure.undefined(hint) }
-        if case .undefined(let hint) = b { throw JinjaFailure.undefined(hint) }
+        if case .undefined(let hint) = b, !(op == .modulo && a.stringValue != nil) { throw JinjaFailure.undefined(hint) }
         if a.isMarkup || b.isMarkup { return try markupBinary(op, a, b, interpreter) }
         switch op {
         case .add:
@@ -246,7 +253,11 @@ enum JinjaOperators {
             guard y != 0 else { throw JinjaFailure.type("float modulo") }
             return .double(pythonFloatModulo(x, y))
         case .power:
-            return .double(Foundation.pow(x, y))
+            if x == 0 && y < 0 { throw JinjaFailure.type("0.0 cannot be raised to a negative power") }
+            if x < 0 && y.rounded() != y { throw JinjaFailure.type("a negative number raised to a fractional power is complex") }
+            let result = Foundation.pow(x, y)
+            if result.isInfinite && x.isFinite && y.isFinite { throw JinjaFailure.type("(34, 'Numerical result out of range')") }
+            return .double(result)
         case .concat:
             throw unsupported(op, a, b)
         }
@@ -282,7 +293,10 @@ enum JinjaOperators {
             if remainder != 0 && ((remainder < 0) != (y < 0)) { remainder += y }
             return .int(remainder)
         case .power:
-            if y < 0 { return .double(Foundation.pow(Double(x), Double(y))) }
+            if y < 0 {
+                guard x != 0 else { throw JinjaFailure.type("0.0 cannot be raised to a negative power") }
+                return .double(Foundation.pow(Double(x), Double(y)))
+            }
             var result = 1
             var base = x
             var exponent = y
@@ -357,7 +371,11 @@ enum JinjaOperators {
         case .array(let items):
             return items.contains(needle)
         case .object(let object):
-            return object[try JinjaObject.key(for: needle)] != nil
+            switch needle {
+            // Python hashes these by identity: never a key of a template's dict.
+            case .undefined, .callable, .namespace, .generator: return false
+            default: return object[try JinjaObject.key(for: needle)] != nil
+            }
         case .generator(let generator):
             return generator.drain().contains(needle)
         case .undefined:

@@ -166,7 +166,7 @@ struct JinjaParser {
             try expectBlockEnd()
             let (body, _) = try parseBlock(tag, until: ["endgeneration"])
             try expectBlockEnd()
-            return JinjaNode(.scopeless(body), start)
+            return JinjaNode(.scoped(body), start)
         case "block":
             _ = try expectName()
             _ = skipName("scoped")
@@ -175,7 +175,7 @@ struct JinjaParser {
             let (body, _) = try parseBlock(tag, until: ["endblock"])
             if case .name = current.kind { _ = advance() }
             try expectBlockEnd()
-            return JinjaNode(.scopeless(body), start)
+            return JinjaNode(.scoped(body), start)
         case "include", "import", "from", "extends":
             throw ChatTemplateError.syntax("'\(tag)' needs other template files, which chat templates cannot load", start)
         default:

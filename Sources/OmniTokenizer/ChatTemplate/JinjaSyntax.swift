@@ -103,8 +103,9 @@ final class JinjaNode: Sendable {
         case callBlock(call: JinjaExpression, callerParameters: [(name: String, defaultValue: JinjaExpression?)], body: [JinjaNode])
         case filterBlock(filters: [JinjaFilterApplication], body: [JinjaNode])
         case with(assignments: [(JinjaAssignTarget, JinjaExpression)], body: [JinjaNode])
-        /// `{% generation %}` (transformers' assistant-mask tag) and `{% block %}`: render in place.
-        case scopeless([JinjaNode])
+        /// `{% generation %}` (transformers' assistant-mask tag, a call block in jinja2) and
+        /// `{% block %}`: render in place, in a scope of their own.
+        case scoped([JinjaNode])
         case breakLoop
         case continueLoop
     }

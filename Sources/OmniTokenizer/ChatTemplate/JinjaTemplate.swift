@@ -26,17 +26,19 @@ public struct JinjaTemplate: Sendable {
 
     public let source: String
     let nodes: [JinjaNode]
+    let undefinedAtEntry: JinjaScopeAnalysis.Frames
 
     /// Parses `source`; a syntax error names its line and column.
     public init(source: String) throws(ChatTemplateError) {
         self.source = source
         self.nodes = try JinjaParser.parse(source)
+        self.undefinedAtEntry = JinjaScopeAnalysis.undefinedAtEntry(in: nodes)
     }
 
     /// Renders with `context` as the template's variables.
     public func render(
         _ context: JinjaObject, limits: Limits = Limits(), clock: RenderClock = RenderClock()
     ) throws(ChatTemplateError) -> String {
-        try JinjaInterpreter(limits: limits, clock: clock).render(nodes, context: context)
+        try JinjaInterpreter(limits: limits, clock: clock, undefinedAtEntry: undefinedAtEntry).render(nodes, context: context)
     }
 }

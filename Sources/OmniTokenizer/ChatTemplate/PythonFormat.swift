@@ -144,7 +144,10 @@ enum PythonFormat {
             default: throw JinjaFailure.type("unsupported format character '\(type)'")
             }
         }
-        if case .array = values, used < positional.count {
+        // Python complains about unused arguments only for a tuple or a plain scalar; anything with
+        // __getitem__ (a dict, jinja2's Undefined) counts as a mapping.
+        let isMappingLike: Bool = { switch values { case .object, .undefined: return true; default: return false } }()
+        if !isMappingLike, used < positional.count {
             throw JinjaFailure.type("not all arguments converted during string formatting")
         }
         return result
