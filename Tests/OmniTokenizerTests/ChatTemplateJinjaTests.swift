@@ -34,6 +34,28 @@ import Testing
     @Test func fixturesAreLoaded() {
         #expect(Self.cases.count > 100)
     }
+
+    /// Seeded random templates (whitespace-control layouts, statement mixes, expressions over
+    /// every filter, test, method and operator), rendered by jinja2 over one context.
+    @Test(arguments: ["layout", "statements", "expression"])
+    func randomTemplatesRenderLikeJinja2(kind: String) throws {
+        let root = try ChatTemplateFixtures.object(ChatTemplateFixtures.json("jinja_random_cases.json"))
+        let context = try ChatTemplateFixtures.object(root["context"])
+        guard case .array(let cases) = root["cases"] else { throw ChatTemplateFixtures.Malformed("jinja_random_cases.json") }
+        var total = 0
+        var passed = 0
+        for item in cases {
+            let fixture = try ChatTemplateFixtures.object(item)
+            guard fixture["kind"]?.stringValue == kind, let source = fixture["template"]?.stringValue else { continue }
+            total += 1
+            let result = Result { () throws(ChatTemplateError) -> String in
+                try JinjaTemplate(source: source).render(context, clock: ChatTemplateFixtures.clock)
+            }
+            if ChatTemplateFixtures.check(result, against: fixture, label: "\(kind): \(source)") { passed += 1 }
+        }
+        #expect(total >= 500)
+        #expect(passed == total, "\(kind): \(passed)/\(total) random templates match jinja2")
+    }
 }
 
 /// Reading the chat-template fixtures, and comparing a render with its expectation.

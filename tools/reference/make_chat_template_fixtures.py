@@ -17,11 +17,14 @@ download) and a fixed clock for `strftime_now`, so reruns give identical bytes.
 """
 
 import argparse
+import copy
 import datetime as datetime_module
 import json
 import pathlib
+import random
 import re
 import shutil
+import warnings
 
 import jinja2
 import transformers
@@ -43,6 +46,8 @@ class FixedDatetime(datetime_module.datetime):
 
 
 chat_template_utils.datetime = FixedDatetime
+# Python warns about subscripting literals ('1'[0]) in the code jinja2 generates; not our concern.
+warnings.simplefilter("ignore", SyntaxWarning)
 
 # ---------------------------------------------------------------------------------------------
 # Templates and their special tokens
@@ -581,6 +586,160 @@ def render_jinja_cases():
     print(f"jinja cases: {len(cases)} ({sum('error' in c for c in cases)} expected errors)")
 
 
+# ---------------------------------------------------------------------------------------------
+# Random templates (seeded): whitespace-control layouts, statement mixes and expressions, for a
+# differential check against jinja2 beyond the hand-written cases.
+
+RANDOM_CONTEXT = {
+    "items": [{"role": "user", "content": "c1"}, {"role": "assistant"}, {"role": "user", "content": "c3"}],
+    "a": "A", "x": "X", "d": {"a": 1, "b": [1, 2], "c": {"e": "f"}}, "l": [3, 1, 2], "s": "Hello World", "n": None,
+}
+
+
+def random_layout(rng, depth=0):
+    text = ["", " ", "  ", "\t", "\n", "\n\n", " \n ", "a", "b c", "\n  x\n", "\r\n", "  \t\n", "\u3000", "\u00a0", "y\n    "]
+
+    def sign():
+        return rng.choice(["", "", "-", "+"])
+
+    def space():
+        return rng.choice(["", " ", "  ", "\n", " \n "])
+
+    parts = []
+    for _ in range(rng.randint(1, 4)):
+        k = rng.random()
+        if k < 0.35:
+            parts.append(rng.choice(text))
+        elif k < 0.55:
+            value = rng.choice(["'v'", "1", "x", "' s '", "loop.index if loop is defined else 0"])
+            parts.append("{{" + rng.choice(["", "-"]) + space() + value + space() + rng.choice(["", "-"]) + "}}")
+        elif k < 0.65:
+            parts.append("{#" + sign() + " c " + sign() + "#}")
+        elif k < 0.72:
+            parts.append("{%" + sign() + " raw " + sign() + "%}" + rng.choice(text) + "{{ r }}{%" + sign() + " endraw " + sign() + "%}")
+        elif depth < 3 and k < 0.86:
+            otherwise = rng.choice(["", "{%" + sign() + " else " + sign() + "%}" + random_layout(rng, depth + 1)])
+            parts.append("{%" + sign() + " if " + rng.choice(["true", "false", "x"]) + " " + sign() + "%}"
+                         + random_layout(rng, depth + 1) + otherwise + "{%" + sign() + " endif " + sign() + "%}")
+        elif depth < 3:
+            parts.append("{%" + sign() + " for i in [1, 2] " + sign() + "%}" + random_layout(rng, depth + 1)
+                         + "{%" + sign() + " endfor " + sign() + "%}")
+        else:
+            parts.append("{%" + sign() + " set z = 1 " + sign() + "%}")
+        parts.append(rng.choice(text))
+    return "".join(parts)
+
+
+STATEMENT_PRELUDE = (
+    "{% set ns = namespace(v=0, w='w') %}{% macro f(p, q=1) %}[{{ p }}/{{ q }}/{{ a }}/{{ varargs|length }}"
+    "{{ caller() if caller is defined else '' }}]{% endmacro %}{% macro g() %}<{{ ns.v }}>{% endmacro %}"
+)
+
+
+def random_statements(rng, depth=0, in_loop=False):
+    expressions = ["a", "b", "ns.v", "ns.w", "m", "1", "'s'", "a ~ b", "ns.v + 1", "loop.index", "loop.first", "loop.last",
+                   "loop.length", "loop.previtem", "loop.nextitem", "x", "items|length", "f(a)", "f(b, 2)", "g()",
+                   "caller() if caller is defined else 'nc'", "varargs|list", "items[loop.index0] if loop is defined else 'nl'",
+                   "kwargs", "x.role", "x['content']|default('d')"]
+
+    def statement():
+        k = rng.random()
+        if k < 0.3:
+            return "{{ " + rng.choice(expressions) + " }}|"
+        if k < 0.45:
+            target = rng.choice(["a", "b", "ns.v", "ns.w"])
+            value = rng.choice(["1", "'x'", "a", "ns.v + 1" if target.startswith("ns") else "2", "[a, b]"])
+            return "{% set " + target + " = " + value + " %}"
+        if depth < 3 and k < 0.65:
+            condition = rng.choice(["", " if x.role == 'user'", " if x is mapping"])
+            return ("{% for x in items" + condition + " %}" + random_statements(rng, depth + 1, True)
+                    + rng.choice(["", "{% else %}E"]) + "{% endfor %}")
+        if depth < 3 and k < 0.75:
+            return ("{% if " + rng.choice(expressions) + " %}" + random_statements(rng, depth + 1, in_loop) + "{% elif "
+                    + rng.choice(expressions) + " %}" + random_statements(rng, depth + 1, in_loop) + "{% endif %}")
+        if in_loop and k < 0.8:
+            return rng.choice(["{% break %}", "{% continue %}"])
+        if depth < 2 and k < 0.88:
+            return "{% call f(" + rng.choice(expressions) + ") %}" + random_statements(rng, depth + 1) + "{% endcall %}"
+        if depth < 3 and k < 0.93:
+            return "{% with a = " + rng.choice(expressions) + " %}" + random_statements(rng, depth + 1, in_loop) + "{% endwith %}"
+        if depth < 3:
+            return "{% set m %}" + random_statements(rng, depth + 1) + "{% endset %}"
+        return "{{ a }}"
+
+    return "".join(statement() for _ in range(rng.randint(1, 3)))
+
+
+def random_expression(rng):
+    values = ["0", "1", "-3", "2.5", "-0.5", "true", "false", "none", "''", "'a'", "'Ab c'", "' x '", "'日本😀'", "'1,2,,3'",
+              "'  a b\\t c  '", "'ÀÉ ß ǅ'", "'\\n\\nhi\\n'", "'a-b(c)d[e]'", "'%s and %d'", "'{} {}'", "[]", "[1, 2, 3]",
+              "['b', 'A', 'a']", "[1, 'a']", "{}", "{'k': 'v', 'a': 1}", "{'x': [1, {'y': none}]}", "missing", "d", "d.a",
+              "d['b']", "l", "l[0]", "s", "n", "[none]"]
+    filters = ["length", "count", "string", "trim", "upper", "lower", "title", "capitalize", "first", "last", "list", "int",
+               "float", "abs", "round", "tojson", "sort", "unique|list", "reverse|list", "join", "join(', ')", "default('D')",
+               "default('D', true)", "sum", "min", "max", "wordcount", "center(9)", "indent(2)", "indent(2, true)", "e", "safe",
+               "replace('a', 'b')", "select|list", "reject|list", "map('string')|list", "map('upper')|list", "batch(2)|list",
+               "truncate(5)", "tojson(indent=1)", "int(7)", "float(1.5)", "round(1)", "string|length", "list|length",
+               "trim('a ')", "replace(' ', '')", "truncate(3, true)", "truncate(4, false, '>')", "indent('>> ')",
+               "format(1, 2)", "string|first", "reverse", "unique(true)|list", "sort(reverse=true)", "join('|')",
+               "tojson(sort_keys=true)", "tojson(separators=[',', ':'])", "tojson(ensure_ascii=true)"]
+    tests = ["defined", "undefined", "none", "string", "number", "integer", "float", "boolean", "true", "false", "mapping",
+             "iterable", "sequence", "callable", "sameas none", "odd", "even", "divisibleby 2", "eq 1", "in [1, 'a']",
+             "lower", "upper", "escaped"]
+    operators = ["+", "-", "*", "/", "//", "%", "**", "~", "==", "!=", "<", "<=", ">", ">=", "in", "not in", "and", "or"]
+    methods = ["upper()", "lower()", "strip()", "split()", "split(',')", "split(',', 1)", "startswith('H')", "endswith('d')",
+               "replace('o', '0')", "title()", "find('o')", "count('l')", "get('a')", "get('zz', 5)", "strip('H')",
+               "rstrip('d')", "lstrip()", "format(1, 2)", "capitalize()", "isdigit()", "splitlines()", "index(1)",
+               "join(['x', 'y'])", "split(none, 1)", "rsplit(',', 1)", "strip(' a')", "replace('', '-')",
+               "replace('a', 'X', 1)", "startswith(('x', 'a'))", "endswith('')", "find('')", "rfind('a')", "swapcase()",
+               "center(11, '*')", "zfill(6)", "ljust(5)", "partition(',')|list", "isspace()", "isalpha()"]
+    value = rng.choice(values)
+    k = rng.random()
+    if k < 0.3:
+        return f"{value}|{rng.choice(filters)}"
+    if k < 0.5:
+        return f"{value} is {rng.choice(['', 'not '])}{rng.choice(tests)}"
+    if k < 0.75:
+        other = rng.choice(values)
+        operator = rng.choice(operators)
+        if operator == "%" and other.startswith("["):
+            other = "(" + other[1:-1] + ("," if other != "[]" else "") + ")"
+        return f"{value} {operator} {other}"
+    if k < 0.9:
+        return f"{value}.{rng.choice(methods)}"
+    container = rng.choice(["l", "s", "d.b", "items", "x"])
+    index = rng.choice(["0", "-1", "1:", "::-1", ":2", "'a'", "5"])
+    return f"{container}[{index}]"
+
+
+def render_random_cases(count=600):
+    """Seeded random templates; cases whose jinja2 output this engine prints differently by
+    design (tuples, dict views, ints past 64 bits, object addresses) are left out."""
+    rng = random.Random(20250314)
+    compile_template = chat_template_utils._compile_jinja_template
+    cases = []
+    kinds = [("layout", lambda: random_layout(rng)), ("statements", lambda: STATEMENT_PRELUDE + random_statements(rng)),
+             ("expression", lambda: "{{ " + random_expression(rng) + " }}")]
+    for kind, make in kinds:
+        made = 0
+        while made < count:
+            template = make()
+            case = {"kind": kind, "template": template}
+            try:
+                case["expected"] = compile_template(template).render(**copy.deepcopy(RANDOM_CONTEXT))
+                if re.search(r"\(['\d]|dict_(keys|values|items)|\d{20}| at 0x", case["expected"]):
+                    continue
+            except Exception as exc:
+                case["error"] = error_record(exc)
+                if "tuple" in case["error"]["message"]:
+                    continue
+            cases.append(case)
+            made += 1
+    record = {"context": RANDOM_CONTEXT, "cases": cases}
+    (OUT / "jinja_random_cases.json").write_text(json.dumps(record, ensure_ascii=False, indent=0) + "\n", encoding="utf-8")
+    print(f"random jinja cases: {len(cases)} ({sum('error' in c for c in cases)} expected errors)")
+
+
 def test_template_file_name(case_name):
     """'mistralai/Mistral-7B-Instruct-v0.2 (mistralai 'v1' template with a system prompt)' ->
     'tests-mistralai-Mistral-7B-Instruct-v0.2-v1-system' (the names TEMPLATES uses)."""
@@ -636,6 +795,7 @@ def main():
     write_scenarios()
     render_templates()
     render_jinja_cases()
+    render_random_cases()
 
 
 if __name__ == "__main__":

@@ -65,7 +65,10 @@ enum JinjaFilters {
             return try JinjaOperators.iterate(value).first ?? .undefined(hint: "No first item, sequence was empty.")
         case "last":
             _ = try bind([])
-            if case .generator = value { throw JinjaFailure.type("'generator' object is not reversible") }
+            switch value {
+            case .string, .markup, .array, .object, .undefined: break
+            default: throw JinjaFailure.type("'\(value.typeName)' object is not reversible")
+            }
             return try JinjaOperators.iterate(value).last ?? .undefined(hint: "No last item, sequence was empty.")
         case "list":
             _ = try bind([])
@@ -127,7 +130,7 @@ enum JinjaFilters {
             var bestKey = try key(best)
             for item in items.dropFirst() {
                 let itemKey = try key(item)
-                let order = try JinjaOperators.order(itemKey, bestKey)
+                let order = try JinjaOperators.order(itemKey, bestKey, name == "min" ? .less : .greater)
                 if name == "min" ? order < 0 : order > 0 {
                     best = item
                     bestKey = itemKey
@@ -146,11 +149,13 @@ enum JinjaFilters {
             _ = try bind([])
             if value.stringValue != nil { return value.sameKindOfString(PythonText.string(text.unicodeScalars.reversed())) }
             if case .generator = value { return .array(try JinjaOperators.iterate(value).reversed()) }
-            return .generator(JinjaGenerator(try JinjaOperators.iterate(value).reversed()))
+            guard let items = try? JinjaOperators.iterate(value) else { throw JinjaFailure.type("argument must be iterable") }
+            return .generator(JinjaGenerator(items.reversed()))
         case "indent":
             let bound = try bind(["width", "first", "blank"])
             // jinja2 appends "\n" to its input, which only strings accept.
             if case .undefined(let hint) = value { throw JinjaFailure.undefined(hint) }
+            if case .array = value { throw JinjaFailure.type("'list' object has no attribute 'splitlines'") }
             guard value.stringValue != nil else {
                 throw JinjaFailure.type("unsupported operand type(s) for +=: '\(value.typeName)' and 'str'")
             }

@@ -117,7 +117,7 @@ enum JinjaMethods {
 
     private static func text(_ value: JinjaValue?, _ method: String) throws -> String {
         guard let text = value?.stringValue else {
-            throw JinjaFailure.type("\(method)() argument must be str, not \(value?.typeName ?? "nothing")")
+            throw JinjaFailure.type("must be str, not \(value?.typeName ?? "NoneType")")
         }
         return text
     }

@@ -229,8 +229,20 @@ enum JinjaOperators {
         return .array(Array([[JinjaValue]](repeating: items, count: count).joined()))
     }
 
+    /// Python's TypeError for an operator its operands do not support, in Python's words.
     private static func unsupported(_ op: JinjaBinaryOperator, _ a: JinjaValue, _ b: JinjaValue) -> JinjaFailure {
-        .type("unsupported operand type(s) for \(op.rawValue): '\(a.typeName)' and '\(b.typeName)'")
+        let isSequence = { (value: JinjaValue) -> Bool in
+            switch value {
+            case .string, .markup, .array: return true
+            default: return false
+            }
+        }
+        if op == .multiply, isSequence(a) || isSequence(b) {
+            let other = isSequence(a) ? b : a
+            return .type("can't multiply sequence by non-int of type '\(other.typeName)'")
+        }
+        let symbol = op == .power ? "** or pow()" : op.rawValue
+        return .type("unsupported operand type(s) for \(symbol): '\(a.typeName)' and '\(b.typeName)'")
     }
 
     /// Numeric operators: int with int stays int (except `/`), anything with a float is a float.
