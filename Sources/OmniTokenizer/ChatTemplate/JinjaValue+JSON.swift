@@ -4,7 +4,12 @@ extension JinjaValue {
     /// Parses JSON text (for example tool-call arguments, which OpenAI clients send as a string and
     /// chat templates expect as an object). Accepts Python's `NaN` and `Infinity`.
     public init(json text: String) throws(JinjaJSONError) {
-        var parser = JSONReader(bytes: Array(text.utf8))
+        try self.init(jsonUTF8: Array(text.utf8))
+    }
+
+    /// Parses JSON from UTF-8 bytes (for example a field of a request body, kept in its order).
+    public init(jsonUTF8 bytes: [UInt8]) throws(JinjaJSONError) {
+        var parser = JSONReader(bytes: bytes)
         self = try parser.readDocument()
     }
 
