@@ -15,6 +15,7 @@ import Testing
         let templatePath = try #require(record["template"]?.stringValue)
         let source = try String(contentsOf: ChatTemplateFixtures.url(templatePath), encoding: .utf8)
         let template = try ChatTemplate(source: source)
+        #expect(template.contentFormat.rawValue == record["content_format"]?.stringValue, "\(file): content format as vLLM detects it")
         var specialTokens: [String: String] = [:]
         for (name, value) in try ChatTemplateFixtures.object(record["special_tokens"]) {
             specialTokens[name] = value.stringValue

@@ -515,6 +515,60 @@ JINJA_CASES = [
 ]
 
 
+# ---------------------------------------------------------------------------------------------
+# Content format (vLLM's `_detect_content_format`): whether a template loops over the parts of
+# message content ("openai": content given as a list of parts) or prints it ("string": the
+# server joins text parts first). Reimplemented here on jinja2's AST, as vLLM does it.
+
+
+def _is_var_access(node, varname):
+    return isinstance(node, jinja2.nodes.Name) and node.ctx == "load" and node.name == varname
+
+
+def _is_attr_access(node, varname, key):
+    if isinstance(node, jinja2.nodes.Getitem):
+        return _is_var_access(node.node, varname) and isinstance(node.arg, jinja2.nodes.Const) and node.arg.value == key
+    if isinstance(node, jinja2.nodes.Getattr):
+        return _is_var_access(node.node, varname) and node.attr == key
+    return False
+
+
+def _is_var_or_elems_access(node, varname, key=None):
+    if isinstance(node, jinja2.nodes.Filter):
+        return node.node is not None and _is_var_or_elems_access(node.node, varname, key)
+    if isinstance(node, jinja2.nodes.Test):
+        return _is_var_or_elems_access(node.node, varname, key)
+    if isinstance(node, jinja2.nodes.Getitem) and isinstance(node.arg, jinja2.nodes.Slice):
+        return _is_var_or_elems_access(node.node, varname, key)
+    return _is_attr_access(node, varname, key) if key else _is_var_access(node, varname)
+
+
+def content_format(template_source):
+    try:
+        root = chat_template_utils._compile_jinja_template(template_source).environment.parse(template_source)
+        related, queue = ["messages"], ["messages"]
+        while queue:
+            current = queue.pop(0)
+            for assign in root.find_all(jinja2.nodes.Assign):
+                if _is_var_or_elems_access(assign.node, current):
+                    assert isinstance(assign.target, jinja2.nodes.Name)
+                    related.append(assign.target.name)
+                    if assign.target.name != current:
+                        queue.append(assign.target.name)
+        message_names = []
+        for loop in root.find_all(jinja2.nodes.For):
+            if any(_is_var_or_elems_access(loop.iter, name) for name in related):
+                assert isinstance(loop.target, jinja2.nodes.Name)
+                message_names.append(loop.target.name)
+        for loop in root.find_all(jinja2.nodes.For):
+            if any(_is_var_or_elems_access(loop.iter, name, "content") for name in message_names):
+                assert isinstance(loop.target, jinja2.nodes.Name)
+                return "openai"
+        return "string"
+    except Exception:
+        return "string"
+
+
 def make_tokenizer(special_tokens):
     backend = Tokenizer(models.WordLevel({"[UNK]": 0}, unk_token="[UNK]"))
     return PreTrainedTokenizerFast(tokenizer_object=backend, **special_tokens)
@@ -559,6 +613,7 @@ def render_templates():
                 cases.append(case)
         record = {
             "template": f"templates/{name}.jinja",
+            "content_format": content_format(source),
             "special_tokens": tokenizer.special_tokens_map,
             "cases": cases,
         }
