@@ -1,17 +1,20 @@
 import Foundation
 
 /// Runs a parsed template once: statements write into an output string, expressions evaluate to
-/// `JinjaValue`s. Scoping follows jinja2: every `for` iteration, macro call and `with` block gets
-/// its own scope (a `set` inside a loop body is gone at the next iteration and after the loop,
-/// which is why templates use `namespace()`), while `if` blocks share their parent's scope.
+/// `JinjaValue`s. Scoping follows jinja2: every `for` iteration, macro or caller call, `with`,
+/// block `set`, `filter` and `generation` body gets its own scope (a `set` inside a loop body is
+/// gone at the next iteration and after the loop, which is why templates use `namespace()`),
+/// while `if` blocks share their parent's scope; names start undefined where jinja2's compiler
+/// starts them undefined (`JinjaScopeAnalysis`).
 final class JinjaInterpreter {
     let limits: JinjaTemplate.Limits
     /// `strftime_now(format)`: the render's clock.
     let clock: RenderClock
     private var steps = 0
     private var callDepth = 0
-    /// Namespaces and macro scopes made during the render; cleared at the end, since a namespace
-    /// holding itself, or a macro stored in the scope it captured, would otherwise never be freed.
+    /// Namespaces made during the render, cleared at the end (a namespace holding itself would
+    /// never be freed), and the scopes macros captured (macros refer to them unowned, so that a
+    /// macro stored in its own scope is no cycle), kept for the render.
     private var namespaces: [JinjaNamespace] = []
     private var capturedScopes: [JinjaScope] = []
 
