@@ -21,31 +21,37 @@ extension CPUBackend {
         let xs = f32(x), ws = f32(weight)
         let out = empty([n, cout, oh, ow])
         let coutG = cout / groups, kdim = cinG * kh * kw, spatial = oh * ow
-        let cols = UnsafeMutablePointer<Float>.allocate(capacity: kdim * spatial)
+        // im2col a band of output rows at a time so its buffer stays within the scratch limit
+        // (whole, a 3x3 conv of 256 channels at 1024x1024 would need 9.6 GB).
+        let bandRows = max(1, min(oh, convolutionScratchBytes / 4 / max(kdim * ow, 1)))
+        let cols = UnsafeMutablePointer<Float>.allocate(capacity: kdim * bandRows * ow)
         defer { cols.deallocate() }
         let xp = xs.floatPointer, wp = ws.floatPointer, op = out.floatPointer
         for b in 0..<n {
             for g in 0..<groups {
                 let src = xp + (b * cin + g * cinG) * h * w
-                // im2col: row (c, i, j) holds input pixels under kernel tap (i, j) of channel c.
-                pool.parallelFor(kdim, grain: 8) { r in
-                    for row in r {
-                        let c = row / (kh * kw), i = (row / kw) % kh, j = row % kw
-                        let dst = cols + row * spatial
-                        for y in 0..<oh {
-                            let iy = y * stride.0 - padding.0 + i * dilation.0
-                            if iy < 0 || iy >= h { for xx in 0..<ow { dst[y * ow + xx] = 0 }; continue }
-                            let line = src + (c * h + iy) * w
-                            for xx in 0..<ow {
-                                let ix = xx * stride.1 - padding.1 + j * dilation.1
-                                dst[y * ow + xx] = ix >= 0 && ix < w ? line[ix] : 0
+                for firstRow in Swift.stride(from: 0, to: oh, by: bandRows) {
+                    let rows = min(bandRows, oh - firstRow), band = rows * ow
+                    // im2col: row (c, i, j) holds input pixels under kernel tap (i, j) of channel c.
+                    pool.parallelFor(kdim, grain: 8) { r in
+                        for row in r {
+                            let c = row / (kh * kw), i = (row / kw) % kh, j = row % kw
+                            let dst = cols + row * band
+                            for y in 0..<rows {
+                                let iy = (firstRow + y) * stride.0 - padding.0 + i * dilation.0
+                                if iy < 0 || iy >= h { for xx in 0..<ow { dst[y * ow + xx] = 0 }; continue }
+                                let line = src + (c * h + iy) * w
+                                for xx in 0..<ow {
+                                    let ix = xx * stride.1 - padding.1 + j * dilation.1
+                                    dst[y * ow + xx] = ix >= 0 && ix < w ? line[ix] : 0
+                                }
                             }
                         }
                     }
+                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(band), Int32(kdim), 1,
+                                wp + g * coutG * kdim, Int32(kdim), cols, Int32(band), 0,
+                                op + (b * cout + g * coutG) * spatial + firstRow * ow, Int32(spatial))
                 }
-                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(coutG), Int32(spatial), Int32(kdim), 1,
-                            wp + g * coutG * kdim, Int32(kdim), cols, Int32(spatial), 0,
-                            op + (b * cout + g * coutG) * spatial, Int32(spatial))
             }
         }
         addChannelBias(bias, to: out)

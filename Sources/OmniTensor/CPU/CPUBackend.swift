@@ -10,11 +10,21 @@ import Foundation
 public final class CPUBackend: Backend {
     public let device: Device = .cpu
     public let pool: ThreadPool
+    /// Most bytes a convolution's im2col buffer may take; larger outputs are done in bands of rows.
+    public let convolutionScratchBytes: Int
 
     /// - Parameter threads: threads for data-parallel loops and for BLAS; defaults to the
     ///   physical core count.
-    public init(threads: Int = ThreadPool.physicalCores) {
+    public convenience init(threads: Int = ThreadPool.physicalCores) {
+        self.init(threads: threads, convolutionScratchBytes: 64 << 20)
+    }
+
+    /// - Parameters:
+    ///   - threads: threads for data-parallel loops and for BLAS.
+    ///   - convolutionScratchBytes: the im2col buffer limit (one output row is always allowed).
+    public init(threads: Int, convolutionScratchBytes: Int) {
         pool = ThreadPool(threads: threads)
+        self.convolutionScratchBytes = convolutionScratchBytes
         openblas_set_num_threads(Int32(threads))
     }
 
