@@ -123,3 +123,20 @@ def test_models_and_version(server, client):
     models = client.models.list()
     assert [m.id for m in models.data] == [MODEL_NAME]
     assert requests.get(server.url + "/version").json()["version"]
+
+
+def test_streamed_echo_with_logprobs_equals_the_whole_answer(client):
+    args = dict(model=MODEL_NAME, prompt="Echo this", max_tokens=5, n=2, temperature=1.0, seed=8, echo=True,
+                logprobs=2, extra_body={"ignore_eos": True})
+    whole = client.completions.create(**args)
+    texts, tokens, offsets = {0: "", 1: ""}, {0: [], 1: []}, {0: [], 1: []}
+    for chunk in client.completions.create(stream=True, **args):
+        for c in chunk.choices:
+            texts[c.index] += c.text
+            if c.logprobs:
+                tokens[c.index] += c.logprobs.tokens
+                offsets[c.index] += c.logprobs.text_offset
+    for choice in whole.choices:
+        assert texts[choice.index] == choice.text
+        assert tokens[choice.index] == choice.logprobs.tokens
+        assert offsets[choice.index] == choice.logprobs.text_offset

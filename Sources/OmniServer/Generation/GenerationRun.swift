@@ -1,4 +1,5 @@
 import Hummingbird
+import Logging
 import OmniEngine
 import OmniPipeline
 import OmniTokenizer
@@ -15,6 +16,7 @@ struct GenerationRun: Sendable {
     /// The longest a stream stays silent before a `: ping` comment.
     let keepAliveInterval: Duration
     let start: ContinuousClock.Instant
+    let logger: Logger
 
     /// An output and the prompt it belongs to.
     struct Event: Sendable {
@@ -103,7 +105,10 @@ struct GenerationRun: Sendable {
         }
         var builder = makeBuilder()
         var timer = ChoiceTimer(start: start, count: request.sequenceCount)
-        defer { countAborted(builder) }
+        defer {
+            countAborted(builder)
+            onFinish(builder)
+        }
         try await writer.write(ServerSentEvents.events(builder.openingChunks))
         let (signals, signal) = AsyncStream<Signal>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -151,7 +156,10 @@ struct GenerationRun: Sendable {
                 case .clientGone:
                     throw CancellationError()
                 case .failed(let error):
-                    let apiError = APIError(from: error, promptField: request.promptField) ?? .internal(requestId: id)
+                    let apiError = APIError(from: error, promptField: request.promptField) ?? {
+                        logger.error("internal error", metadata: ["request_id": "\(id)", "error": "\(String(reflecting: error))"])
+                        return .internal(requestId: id)
+                    }()
                     try await writer.write(ServerSentEvents.event(apiError.json))
                     try await writer.write(ServerSentEvents.done)
                     break loop
@@ -159,7 +167,6 @@ struct GenerationRun: Sendable {
             }
             try Task.checkCancellation()
         }
-        onFinish(builder)
     }
 
     /// Choices that never finished were aborted (client gone, engine failure, shutdown).

@@ -23,7 +23,8 @@ extension APIRoutes {
         }
         guard let reservation = admission.reserve(parsed.sequenceCount) else { throw APIError.overloaded(retryAfter: 1) }
         let run = GenerationRun(model: model, request: parsed, id: id, created: Int(Date().timeIntervalSince1970),
-                                metrics: metrics, keepAliveInterval: configuration.keepAliveInterval, start: start)
+                                metrics: metrics, keepAliveInterval: configuration.keepAliveInterval, start: start,
+                                logger: context.logger)
         let events = try await run.admit()
         let record = context.record
         let connection = await DisconnectWatcher.connection(of: context.channel)
