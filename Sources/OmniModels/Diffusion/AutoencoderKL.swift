@@ -39,7 +39,7 @@ public final class AutoencoderKL: Sendable {
             try ResnetBlock2D(w, prefix: "decoder.mid_block.resnets.\(i)", in: top, out: top, groups: groups, eps: eps)
         }
         midAttention = c.midBlockAddAttention
-            ? try SpatialSelfAttention(w, prefix: "decoder.mid_block.attentions.0", channels: top, heads: 1, groups: groups, eps: eps)
+            ? try SpatialSelfAttention(w, prefix: "decoder.mid_block.attentions.0", channels: top, groups: groups, eps: eps)
             : nil
         let reversed = Array(c.blockOutChannels.reversed())
         upBlocks = try reversed.indices.map { i in

@@ -2,18 +2,15 @@ import OmniTensor
 
 /// Self-attention over the pixels of `[B, C, H, W]`, as diffusers' `Attention` in a VAE mid block
 /// (`_from_deprecated_attn_block`): group norm, q/k/v/out linear projections with bias over the
-/// C channels of each pixel, softmax in f32, residual added. AutoencoderKL uses one head of
-/// C channels (`attention_head_dim = C`).
+/// C channels of each pixel, softmax in f32, residual added. One head of all C channels: the
+/// decoder builds it with `attention_head_dim = C`.
 struct SpatialSelfAttention: Sendable {
     let groupNorm: GroupNorm
     let toQ: Linear, toK: Linear, toV: Linear, toOut: Linear
-    let heads: Int
 
     /// diffusers' names (`group_norm`, `to_q`, `to_k`, `to_v`, `to_out.0`) under `<prefix>.`, or
     /// the pre-0.14 ones (`query`, `key`, `value`, `proj_attn`) that diffusers converts on load.
-    init(_ w: WeightReader<some WeightSource>, prefix p: String, channels c: Int, heads: Int, groups: Int, eps: Float) throws {
-        precondition(heads > 0 && c % heads == 0, "SpatialSelfAttention: \(c) channels in \(heads) heads")
-        self.heads = heads
+    init(_ w: WeightReader<some WeightSource>, prefix p: String, channels c: Int, groups: Int, eps: Float) throws {
         groupNorm = try w.groupNorm(p + ".group_norm", channels: c, groups: groups, eps: eps)
         func projection(_ name: String, legacy: String) throws -> Linear {
             let prefix = !w.source.contains("\(p).\(name).weight") && w.source.contains("\(p).\(legacy).weight") ? "\(p).\(legacy)" : "\(p).\(name)"
@@ -27,14 +24,12 @@ struct SpatialSelfAttention: Sendable {
 
     func callAsFunction(_ x: Tensor, _ b: any Backend) -> Tensor {
         let (n, c, h, w) = (x.shape[0], x.shape[1], x.shape[2], x.shape[3])
-        let pixels = h * w, headDim = c / heads
-        // [B, C, H, W] -> [B, H*W, C]: one token per pixel.
+        let pixels = h * w
+        // [B, C, H, W] -> [B, H*W, C]: one token per pixel; [B, 1, H*W, C] for the attention op.
         let tokens = groupNorm(x, b).reshaped([n, c, pixels]).transposed(1, 2)
-        func split(_ t: Tensor) -> Tensor { t.reshaped([n, pixels, heads, headDim]).permuted([0, 2, 1, 3]) }
-        let attended = b.attention(query: split(toQ(tokens, b)), key: split(toK(tokens, b)), value: split(toV(tokens, b)),
-                                   mask: nil, causal: nil, scale: nil)
-        let merged = b.contiguous(attended.permuted([0, 2, 1, 3])).reshaped([n, pixels, c])
-        let out = b.contiguous(toOut(merged, b).transposed(1, 2)).reshaped([n, c, h, w])
+        let attended = b.attention(query: toQ(tokens, b).unsqueezed(1), key: toK(tokens, b).unsqueezed(1),
+                                   value: toV(tokens, b).unsqueezed(1), mask: nil, causal: nil, scale: nil)
+        let out = b.contiguous(toOut(attended.squeezed(1), b).transposed(1, 2)).reshaped([n, c, h, w])
         return b.add(out, x)
     }
 }
