@@ -24,6 +24,11 @@ let package = Package(
             path: "Sources/COpenBLAS",
             providers: [.apt(["libopenblas-dev"])]
         ),
+        .systemLibrary(
+            name: "CLibPNG",
+            path: "Sources/CLibPNG",
+            providers: [.apt(["libpng-dev"])]
+        ),
         .target(
             name: "CKernels",
             path: "Sources/CKernels",
@@ -50,6 +55,7 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        .target(name: "OmniMedia", dependencies: ["CLibPNG"]),
         .target(name: "OmniBench", dependencies: ["OmniTensor", "CKernels"]),
         .executableTarget(
             name: "omni",
@@ -66,5 +72,6 @@ let package = Package(
         .testTarget(name: "OmniPipelineTests", dependencies: ["OmniPipeline", "OmniEngine", "OmniTokenizer"]),
         .testTarget(name: "OmniServerTests", dependencies: ["OmniServer", "OmniEngine", "OmniTokenizer"]),
         .testTarget(name: "OmniModelsTests", dependencies: ["OmniModels", "OmniWeights", "OmniTensor"]),
+        .testTarget(name: "OmniMediaTests", dependencies: ["OmniMedia"]),
     ]
 )

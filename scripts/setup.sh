@@ -3,7 +3,7 @@
 # Swift itself is expected on PATH (Swift 6.x); C libraries come from Debian's -dev packages.
 set -euo pipefail
 
-packages=(libopenblas-dev pkg-config)
+packages=(libopenblas-dev libpng-dev pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
