@@ -109,7 +109,8 @@ struct GenerationRun: Sendable {
             countAborted(builder)
             onFinish(builder)
         }
-        try await writer.write(ServerSentEvents.events(builder.openingChunks))
+        let opening = builder.openingChunks
+        if !opening.isEmpty { try await writer.write(ServerSentEvents.events(opening)) }
         let (signals, signal) = AsyncStream<Signal>.makeStream()
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask {

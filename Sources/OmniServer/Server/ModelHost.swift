@@ -44,7 +44,13 @@ final class ModelHost: Service, Sendable {
 
     func run() async throws {
         let started = ContinuousClock.now
-        let omni = try await load()
+        let omni: AsyncOmni
+        do {
+            omni = try await load()
+        } catch {
+            logger.critical("could not load the model; stopping", metadata: ["model": "\(configuration.modelDirectory)"])
+            throw error
+        }
         state.withLock { current in
             if case .loading = current { current = .ready(ServedModel(name: configuration.modelName, omni: omni)) }
         }
