@@ -90,3 +90,24 @@ import Testing
         }
     }
 }
+
+@Suite struct ContentFormatTests {
+    private let fields = RequestFields(object: JinjaObject(), path: "")
+
+    private func content(_ json: String, _ format: ChatTemplate.ContentFormat) throws -> JinjaValue? {
+        let message = try ChatCompletionRequest.message(try JinjaValue(json: json), at: 0, in: fields, format: format)
+        return JinjaObject.of(message)["content"]
+    }
+
+    @Test func stringTemplatesGetTextPartsJoinedWithNewlines() throws {
+        let parts = #"{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}"#
+        #expect(try content(parts, .string) == "a\nb")
+        #expect(try content(#"{"role": "user", "content": "a"}"#, .string) == "a")
+    }
+
+    @Test func partTemplatesGetEveryContentAsTextParts() throws {
+        let parts = #"{"role": "user", "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}]}"#
+        #expect(try content(parts, .openAI) == [["type": "text", "text": "a"], ["type": "text", "text": "b"]])
+        #expect(try content(#"{"role": "user", "content": "a"}"#, .openAI) == [["type": "text", "text": "a"]])
+    }
+}

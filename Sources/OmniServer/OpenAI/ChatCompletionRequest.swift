@@ -39,8 +39,9 @@ enum ChatCompletionRequest {
     static func renderPrompt(_ fields: RequestFields, model: ServedModel) throws -> GenerationRequest.Prompt {
         guard let items = try fields.array("messages") else { throw APIError.invalid("messages", "messages is required.") }
         guard !items.isEmpty else { throw APIError.invalid("messages", "messages must not be empty.") }
-        let messages = try items.enumerated().map { index, item in try message(item, at: index, in: fields) }
         let tools = try readTools(fields)
+        let format = try model.omni.chatTemplate(hasTools: tools != nil).contentFormat
+        let messages = try items.enumerated().map { index, item in try message(item, at: index, in: fields, format: format) }
         let continueFinal = try fields.bool("continue_final_message") ?? false
         let addGenerationPrompt = try fields.bool("add_generation_prompt") ?? !continueFinal
         if continueFinal && addGenerationPrompt {
@@ -65,9 +66,12 @@ enum ChatCompletionRequest {
         return .init(tokenIds: ids, text: text)
     }
 
-    /// One message, checked and shaped as chat templates expect: text parts joined into one string
-    /// (vLLM's "string" content format), tool-call arguments parsed from JSON text into objects.
-    static func message(_ item: JinjaValue, at index: Int, in fields: RequestFields) throws(APIError) -> JinjaValue {
+    /// One message, checked and shaped as vLLM hands it to the template: for a template that prints
+    /// `message.content` (the "string" format) text parts are joined with newlines; for one that
+    /// loops over it (the "openai" format) content is a list of text parts, a plain string
+    /// included. Tool-call arguments are parsed from JSON text into objects.
+    static func message(_ item: JinjaValue, at index: Int, in fields: RequestFields,
+                        format: ChatTemplate.ContentFormat) throws(APIError) -> JinjaValue {
         let field = "messages[\(index)]"
         guard case .object(var message) = item else { throw fields.typeError(field, "an object", item) }
         let reader = RequestFields(object: message, path: field + ".")
@@ -77,10 +81,14 @@ enum ChatCompletionRequest {
             guard role == "assistant" else {
                 throw APIError.invalid(field + ".content", "\(field).content is required for role \(role).")
             }
-        case .string?:
-            break
+        case .string(let text)?:
+            if format == .openAI { message["content"] = [["type": "text", "text": .string(text)]] }
         case .array(let parts)?:
-            message["content"] = .string(try joinTextParts(parts, field: field + ".content"))
+            let texts = try textParts(parts, field: field + ".content")
+            message["content"] = switch format {
+            case .string: .string(texts.joined(separator: "\n"))
+            case .openAI: .array(texts.map { ["type": "text", "text": .string($0)] })
+            }
         case let other?:
             throw reader.typeError("content", "a string or an array of content parts", other)
         }
@@ -92,7 +100,7 @@ enum ChatCompletionRequest {
         return .object(message)
     }
 
-    private static func joinTextParts(_ parts: [JinjaValue], field: String) throws(APIError) -> String {
+    private static func textParts(_ parts: [JinjaValue], field: String) throws(APIError) -> [String] {
         var texts: [String] = []
         for (index, part) in parts.enumerated() {
             let name = "\(field)[\(index)]"
@@ -113,7 +121,7 @@ enum ChatCompletionRequest {
                 throw APIError.invalid(name + ".type", "\(name).type \(type) is not a known content part type.")
             }
         }
-        return texts.joined(separator: "\n")
+        return texts
     }
 
     /// A tool call whose `function.arguments` arrive as JSON text (OpenAI clients send them so)

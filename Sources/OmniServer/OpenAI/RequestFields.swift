@@ -16,7 +16,7 @@ struct RequestFields {
         }
         let value: JinjaValue
         do {
-            value = try JinjaValue(json: String(decoding: bytes, as: UTF8.self))
+            value = try JinjaValue(jsonUTF8: bytes)
         } catch {
             throw .invalid(nil, "The request body is not valid JSON: \(error.description).")
         }
