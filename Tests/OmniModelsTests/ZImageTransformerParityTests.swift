@@ -104,6 +104,18 @@ private struct Fixture {
         for i in out.indices { try f.check("\(dtype) batch_output_\(i)", out[i], "batch_output_\(i)") }
     }
 
+    /// What a block cache builds on: `prepare`, `applyLayer` per joint block, `finish` give the
+    /// whole call's output exactly.
+    @Test func stagewiseRunEqualsTheWholeCall() throws {
+        let f = try Fixture(.bf16)
+        let latents = try f.tensor("single_latents_0"), caption = try f.tensor("single_caption_0")
+        let whole = try f.model(latents: [latents], timesteps: [0.37], captions: [caption])[0]
+        var state = try f.model.prepare(latents: latents, timestep: 0.37, caption: caption)
+        #expect(state.hidden.shape == [64, 32] && f.model.layerCount == 2)
+        for i in 0..<f.model.layerCount { f.model.applyLayer(i, to: &state) }
+        #expect(f.model.finish(state).toFloats() == whole.toFloats())
+    }
+
     @Test func inputsOfTheWrongShapeAreRejected() throws {
         let f = try Fixture(.bf16)
         let latents = try f.tensor("single_latents_0"), caption = try f.tensor("single_caption_0")

@@ -95,13 +95,33 @@ public final class ZImageTransformer: Sendable {
         }
     }
 
-    /// One item; `observe` sees each module's output under diffusers' module name (`t_embedder`,
-    /// `x_embedder`, `noise_refiner.0`, `cap_embedder`, `context_refiner.1`, `layers.0`,
-    /// `final_layer`), shaped as diffusers has it for a batch of one, for per-block checks.
-    func forward(_ latents: Tensor, timestep: Float, caption: Tensor, patchSize p: Int, framePatchSize pf: Int,
+    /// One item: `prepare`, every joint layer, `finish`. `observe` sees each module's output under
+    /// diffusers' module name (`t_embedder`, `x_embedder`, `noise_refiner.0`, `cap_embedder`,
+    /// `context_refiner.1`, `layers.0`, `final_layer`), shaped as diffusers has it for a batch of
+    /// one, for per-block checks.
+    func forward(_ latents: Tensor, timestep: Float, caption: Tensor, patchSize: Int, framePatchSize: Int,
                  observe: ((String, Tensor) -> Void)? = nil) throws(ZImageTransformerError) -> Tensor {
+        var state = try prepare(latents: latents, timestep: timestep, caption: caption, patchSize: patchSize,
+                                framePatchSize: framePatchSize, observe: observe)
+        for i in layers.indices {
+            applyLayer(i, to: &state)
+            observe?("layers.\(i)", state.hidden.unsqueezed(0))
+        }
+        return finish(state, observe: observe)
+    }
+
+    /// Number of joint blocks (`n_layers`), the blocks that `applyLayer` runs.
+    public var layerCount: Int { layers.count }
+
+    /// Everything before the joint blocks for one item (timestep embedding, patchify, embedders with
+    /// pad tokens, both refiners, the joined `[image, caption]` sequence). With `applyLayer` and
+    /// `finish` it lets a cache (first-block cache, TeaCache) see the joint blocks' input and output
+    /// and skip blocks; `callAsFunction` is these three in order.
+    /// - Throws: `ZImageTransformerError` for inputs of the wrong shape or an unsupported patch size.
+    public func prepare(latents: Tensor, timestep: Float, caption: Tensor, patchSize p: Int = 2, framePatchSize pf: Int = 1,
+                        observe: ((String, Tensor) -> Void)? = nil) throws(ZImageTransformerError) -> ZImageTransformerState {
         let c = config, b = backend, key = "\(p)-\(pf)"
-        guard let embedder = embedders[key], let final = finalLayers[key] else {
+        guard let embedder = embedders[key] else {
             throw .unsupportedPatchSize(patchSize: p, framePatchSize: pf, supported: zip(c.patchSizes, c.framePatchSizes).map { "\($0)-\($1)" })
         }
         let s = latents.shape
@@ -148,19 +168,29 @@ public final class ZImageTransformer: Sendable {
             observe?("context_refiner.\(i)", cap.unsqueezed(0))
         }
 
-        var unified = b.concat([x, cap], dim: 0)
-        let unifiedRope = (b.concat([imageRope.cos, captionRope.cos], dim: 0), b.concat([imageRope.sin, captionRope.sin], dim: 0))
-        for (i, block) in layers.enumerated() {
-            unified = block(unified, rope: unifiedRope, adaLN: adaLN, b)
-            observe?("layers.\(i)", unified.unsqueezed(0))
-        }
+        return ZImageTransformerState(
+            hidden: b.concat([x, cap], dim: 0),
+            rope: (b.concat([imageRope.cos, captionRope.cos], dim: 0), b.concat([imageRope.sin, captionRope.sin], dim: 0)),
+            adaLN: adaLN, latentShape: s, imageTokens: imageTokens, patchSize: p, framePatchSize: pf)
+    }
 
-        let scale = b.binary(.add, final.modulation(b.silu(adaLN), b), scalar: 1)
-        let out = final.linear(b.mul(b.layerNorm(unified, weight: nil, bias: nil, eps: 1e-6), scale), b)
+    /// Joint block `index` (`layers.<index>`) on the state's hidden states.
+    public func applyLayer(_ index: Int, to state: inout ZImageTransformerState) {
+        state.hidden = layers[index](state.hidden, rope: state.rope, adaLN: state.adaLN, backend)
+    }
+
+    /// The final layer (LayerNorm without affine, scaled by `1 + adaLN_modulation(t)`, Linear) and
+    /// unpatchify: the prediction `[C, F, H, W]` f32.
+    public func finish(_ state: ZImageTransformerState, observe: ((String, Tensor) -> Void)? = nil) -> Tensor {
+        let b = backend, s = state.latentShape, p = state.patchSize, pf = state.framePatchSize
+        let final = finalLayers["\(p)-\(pf)"]!   // prepare checked the patch size
+        let scale = b.binary(.add, final.modulation(b.silu(state.adaLN), b), scalar: 1)
+        let out = final.linear(b.mul(b.layerNorm(state.hidden, weight: nil, bias: nil, eps: 1e-6), scale), b)
         observe?("final_layer", out.unsqueezed(0))
 
         // Unpatchify "(f h w) (pf ph pw c) -> c (f pf) (h ph) (w pw)" from the image tokens.
-        return b.contiguous(out.sliced(dim: 0, 0..<imageTokens).reshaped([grid.f, grid.h, grid.w, pf, p, p, s[0]])
+        return b.contiguous(out.sliced(dim: 0, 0..<state.imageTokens)
+            .reshaped([s[1] / pf, s[2] / p, s[3] / p, pf, p, p, s[0]])
             .permuted([6, 0, 3, 1, 4, 2, 5])).reshaped(s)
     }
 
@@ -230,6 +260,21 @@ public final class ZImageTransformer: Sendable {
         let b = backend
         return b.concat([x.sliced(dim: 0, 0..<valid), b.toFloat32(token).expanded(to: [rows - valid, x.shape[1]])], dim: 0)
     }
+}
+
+/// One item inside `ZImageTransformer` between `prepare` and `finish`: the joint blocks' hidden
+/// states and what every block needs besides them.
+public struct ZImageTransformerState: Sendable {
+    /// `[S, dim]` f32: the item's image tokens (padded to a multiple of 32), then its caption tokens
+    /// (likewise). Joint blocks read and replace it; a cache may store or substitute it.
+    public var hidden: Tensor
+    let rope: (cos: Tensor, sin: Tensor)
+    /// The timestep embedding `[1, adaLNEmbedDim]` that modulates every joint block.
+    public let adaLN: Tensor
+    let latentShape: [Int]
+    let imageTokens: Int
+    let patchSize: Int
+    let framePatchSize: Int
 }
 
 /// Why the transformer cannot run on its inputs; the text says what was expected.
