@@ -18,17 +18,6 @@ private let fixtureNames = ["f32-legacy-attn", "f32-zimage-3level", "bf16-noattn
 private let backend = CPUBackend(threads: 2)
 private let tolerance: Float = 1e-4
 
-private func maxRelativeError(_ got: Tensor, _ want: Tensor) -> Float {
-    let a = got.toFloats(), b = want.toFloats()
-    precondition(a.count == b.count)
-    var diff: Float = 0, scale: Float = 1e-30
-    for i in 0..<a.count {
-        diff = max(diff, abs(a[i] - b[i]))
-        scale = max(scale, abs(b[i]))
-    }
-    return diff / scale
-}
-
 private struct Fixture {
     let vae: AutoencoderKL
     let reference: SafeTensorsFile

@@ -12,18 +12,6 @@ private let fixtureNames = ["qwen2-f32-untied-gqa2", "qwen2-bf16-tied-mha", "qwe
                             "qwen3-bf16-tied-gqa2", "llama-f32-llama3rope"]
 private let backend = CPUBackend(threads: 2)
 
-/// max |a - b| / max |b|: relative to the reference's largest magnitude, so near-zero logits don't
-/// inflate the figure.
-private func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
-    precondition(a.count == b.count)
-    var diff: Float = 0, scale: Float = 1e-30
-    for i in 0..<a.count {
-        diff = max(diff, abs(a[i] - b[i]))
-        scale = max(scale, abs(b[i]))
-    }
-    return diff / scale
-}
-
 /// A model and a small paged cache, with sequences laid out block by block.
 private struct Harness {
     let model: DecoderOnlyLM

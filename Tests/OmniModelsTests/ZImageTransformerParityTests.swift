@@ -18,17 +18,6 @@ private let fixtureRoot = URL(fileURLWithPath: #filePath).deletingLastPathCompon
 private let backend = CPUBackend(threads: 2)
 private let tolerance: Float = 1e-4
 
-private func maxRelativeError(_ got: Tensor, _ want: Tensor) -> Float {
-    let a = got.toFloats(), b = want.toFloats()
-    precondition(a.count == b.count)
-    var diff: Float = 0, scale: Float = 1e-30
-    for i in 0..<a.count {
-        diff = max(diff, abs(a[i] - b[i]))
-        scale = max(scale, abs(b[i]))
-    }
-    return diff / scale
-}
-
 /// The checkpoint's tensors widened to f32 as they are read.
 private struct WidenedToF32: WeightSource {
     let checkpoint: Checkpoint
