@@ -90,9 +90,12 @@ public final class DecoderOnlyLM: Sendable {
     struct DecoderLayer: Sendable {
         let inputNorm: RMSNorm
         let postAttentionNorm: RMSNorm
-        let qProj: Linear, kProj: Linear, vProj: Linear, oProj: Linear
+        /// q_proj, k_proj and v_proj stacked into one `[q + 2 kv, hidden]` projection, so a decode
+        /// step streams the three weights in one pass (and one parallel loop) instead of three.
+        let qkvProj: Linear, oProj: Linear
         let qNorm: RMSNorm?, kNorm: RMSNorm?
-        let gateProj: Linear, upProj: Linear, downProj: Linear
+        /// gate_proj and up_proj stacked the same way: `[2 intermediate, hidden]`.
+        let gateUpProj: Linear, downProj: Linear
     }
 
     /// Loads every weight, checking names and shapes; errors name the file and the tensor.
@@ -114,14 +117,14 @@ public final class DecoderOnlyLM: Sendable {
             return DecoderLayer(
                 inputNorm: try norm("input_layernorm", c.hiddenSize),
                 postAttentionNorm: try norm("post_attention_layernorm", c.hiddenSize),
-                qProj: try linear("self_attn.q_proj", qWidth, c.hiddenSize, bias: c.qkvBias),
-                kProj: try linear("self_attn.k_proj", kvWidth, c.hiddenSize, bias: c.qkvBias),
-                vProj: try linear("self_attn.v_proj", kvWidth, c.hiddenSize, bias: c.qkvBias),
+                qkvProj: Self.stackedLinear([try linear("self_attn.q_proj", qWidth, c.hiddenSize, bias: c.qkvBias),
+                                  try linear("self_attn.k_proj", kvWidth, c.hiddenSize, bias: c.qkvBias),
+                                  try linear("self_attn.v_proj", kvWidth, c.hiddenSize, bias: c.qkvBias)], backend),
                 oProj: try linear("self_attn.o_proj", c.hiddenSize, qWidth, bias: c.outputBias),
                 qNorm: c.qkNorm ? try norm("self_attn.q_norm", c.headDim) : nil,
                 kNorm: c.qkNorm ? try norm("self_attn.k_norm", c.headDim) : nil,
-                gateProj: try linear("mlp.gate_proj", c.intermediateSize, c.hiddenSize, bias: false),
-                upProj: try linear("mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false),
+                gateUpProj: Self.stackedLinear([try linear("mlp.gate_proj", c.intermediateSize, c.hiddenSize, bias: false),
+                                     try linear("mlp.up_proj", c.intermediateSize, c.hiddenSize, bias: false)], backend),
                 downProj: try linear("mlp.down_proj", c.hiddenSize, c.intermediateSize, bias: false))
         }
         norm = RMSNorm(weight: try w.tensor("model.norm.weight", shape: [c.hiddenSize]), eps: c.rmsNormEps)
@@ -133,6 +136,14 @@ public final class DecoderOnlyLM: Sendable {
         } else {
             lmHead = Linear(weight: try w.tensor("lm_head.weight", shape: [c.vocabularySize, c.hiddenSize]))
         }
+    }
+
+    /// One projection computing several in a row: weights (and biases) stacked along the output
+    /// dimension in the checkpoint's dtype.
+    private static func stackedLinear(_ parts: [Linear], _ backend: any Backend) -> Linear {
+        let biases = parts.compactMap(\.bias)
+        return Linear(weight: backend.concat(parts.map(\.weight), dim: 0),
+                      bias: biases.isEmpty ? nil : backend.concat(biases, dim: 0))
     }
 
     /// A paged KV cache for every layer.
@@ -153,11 +164,13 @@ public final class DecoderOnlyLM: Sendable {
         let (cos, sin) = c.rope.tables(positions: batch.positions)
         let ropeCos = cos.unsqueezed(1), ropeSin = sin.unsqueezed(1)   // broadcast over heads
         let scale = 1 / Float(c.headDim).squareRoot()
+        let qWidth = c.heads * c.headDim, kvWidth = c.kvHeads * c.headDim
         for (i, layer) in layers.enumerated() {
             let x = layer.inputNorm(hidden, b)
-            var q = layer.qProj(x, b).reshaped([t, c.heads, c.headDim])
-            var k = layer.kProj(x, b).reshaped([t, c.kvHeads, c.headDim])
-            let v = layer.vProj(x, b).reshaped([t, c.kvHeads, c.headDim])
+            let qkv = layer.qkvProj(x, b).split(sizes: [qWidth, kvWidth, kvWidth], dim: 1)
+            var q = qkv[0].reshaped([t, c.heads, c.headDim])
+            var k = qkv[1].reshaped([t, c.kvHeads, c.headDim])
+            let v = qkv[2].reshaped([t, c.kvHeads, c.headDim])
             if let qNorm = layer.qNorm, let kNorm = layer.kNorm {
                 q = qNorm(q, b)
                 k = kNorm(k, b)
@@ -168,7 +181,8 @@ public final class DecoderOnlyLM: Sendable {
             let attended = b.pagedAttention(query: q, cache: caches[i], batch: batch.attention, scale: scale)
             hidden = b.add(hidden, layer.oProj(attended.reshaped([t, c.heads * c.headDim]), b))
             let y = layer.postAttentionNorm(hidden, b)
-            let mlp = layer.downProj(b.mul(b.silu(layer.gateProj(y, b)), layer.upProj(y, b)), b)
+            let gateUp = layer.gateUpProj(y, b).chunked(2, dim: 1)
+            let mlp = layer.downProj(b.mul(b.silu(gateUp[0]), gateUp[1]), b)
             hidden = b.add(hidden, mlp)
             if batch.hiddenStateLayers.contains(i + 1) && i + 1 < c.layers { states[i + 1] = hidden }
         }
