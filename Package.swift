@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "OmniTokenizer"),
         .target(name: "OmniModels", dependencies: ["OmniTensor", "OmniWeights"]),
         .target(name: "OmniEngine", dependencies: ["OmniModels"]),
-        .target(name: "OmniPipeline", dependencies: ["OmniEngine", "OmniTokenizer", "OmniWeights", "OmniModels"]),
+        .target(name: "OmniPipeline", dependencies: ["OmniEngine", "OmniTokenizer", "OmniWeights", "OmniModels", "OmniMedia"]),
         .target(
             name: "OmniServer",
             dependencies: [
@@ -69,7 +69,7 @@ let package = Package(
         .testTarget(name: "OmniWeightsTests", dependencies: ["OmniWeights"]),
         .testTarget(name: "OmniTokenizerTests", dependencies: ["OmniTokenizer"]),
         .testTarget(name: "OmniEngineTests", dependencies: ["OmniEngine", "OmniModels", "OmniTensor", "OmniWeights"]),
-        .testTarget(name: "OmniPipelineTests", dependencies: ["OmniPipeline", "OmniEngine", "OmniTokenizer"]),
+        .testTarget(name: "OmniPipelineTests", dependencies: ["OmniPipeline", "OmniEngine", "OmniTokenizer", "OmniModels", "OmniTensor", "OmniWeights", "OmniMedia"]),
         .testTarget(name: "OmniServerTests", dependencies: ["OmniServer", "OmniEngine", "OmniTokenizer"]),
         .testTarget(name: "OmniModelsTests", dependencies: ["OmniModels", "OmniWeights", "OmniTensor"]),
         .testTarget(name: "OmniMediaTests", dependencies: ["OmniMedia"]),

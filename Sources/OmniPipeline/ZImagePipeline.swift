@@ -1,0 +1,144 @@
+import Foundation
+import OmniEngine
+import OmniMedia
+import OmniModels
+import OmniTensor
+import OmniWeights
+
+/// Z-Image text-to-image from a diffusers directory (`model_index.json` with `transformer/`,
+/// `vae/`, `text_encoder/`, `tokenizer/`, `scheduler/`), step for step as diffusers'
+/// `ZImagePipeline.__call__`: prompt features from the Qwen3 text encoder, seeded latents from
+/// torch's CPU generator, the flow-matching Euler loop over the DiT (with classifier-free guidance,
+/// its truncation and renormalization), then the VAE decode and diffusers' postprocess.
+public final class ZImagePipeline: Sendable {
+    /// `model_index.json`'s `_class_name`.
+    public static let className = "ZImagePipeline"
+
+    public let promptEncoder: ZImagePromptEncoder
+    public let transformer: ZImageTransformer
+    public let vae: AutoencoderKL
+    public let scheduler: FlowMatchEulerDiscreteScheduler
+    public let backend: any Backend
+
+    public init(directory: URL, backend: any Backend) throws {
+        let index = try DiffusersModelIndex(directory: directory)
+        guard index.className == Self.className else {
+            throw WeightsError.invalidField(path: directory.appendingPathComponent("model_index.json").path, field: "_class_name",
+                                            reason: "\"\(index.className)\" is not \(Self.className)")
+        }
+        self.backend = backend
+        promptEncoder = try ZImagePromptEncoder(tokenizerDirectory: index.directory(of: "tokenizer"),
+                                                textEncoderDirectory: index.directory(of: "text_encoder"), backend: backend)
+        transformer = try ZImageTransformer(directory: index.directory(of: "transformer"), backend: backend)
+        vae = try AutoencoderKL(directory: index.directory(of: "vae"), backend: backend)
+        scheduler = FlowMatchEulerDiscreteScheduler(config: try .init(index.config(of: "scheduler")))
+    }
+
+    /// Pixels per side of one latent patch: the VAE's downsampling times the DiT's patch size 2
+    /// (diffusers' `vae_scale_factor * 2`). Widths and heights must be multiples of it.
+    public var sizeMultiple: Int { vae.spatialScale * 2 }
+
+    /// The latent shape `[1, C, h, w]` of an image, as `prepare_latents` computes it.
+    public func latentShape(width: Int, height: Int) -> [Int] {
+        [1, transformer.config.inChannels, 2 * (height / sizeMultiple), 2 * (width / sizeMultiple)]
+    }
+
+    /// Generates one image.
+    /// - Parameters:
+    ///   - negativePrompt: the prompt guidance steers away from; `nil` is the empty prompt.
+    ///   - guidanceScale: classifier-free guidance runs when it is above 1 (diffusers' rule).
+    ///   - cfgTruncation: guidance stops once the normalized time `(1000 - t) / 1000` exceeds it.
+    ///   - cfgNormalization: when above 0, the guided prediction's norm is capped at this multiple
+    ///     of the conditional prediction's.
+    ///   - seed: `torch.Generator("cpu").manual_seed(seed)` for the initial latents.
+    ///   - onStep: sees the step index and the latents after that step (`callback_on_step_end`).
+    /// - Throws: `ZImagePipelineError` for a bad size or step count; model errors otherwise.
+    public func generate(prompt: String, negativePrompt: String? = nil, width: Int = 1024, height: Int = 1024,
+                         steps: Int = 8, guidanceScale: Double = 0, cfgTruncation: Double = 1, cfgNormalization: Double = 0,
+                         seed: UInt64 = 0, maxSequenceLength: Int = 512,
+                         onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZImageOutput {
+        let latents = try denoise(prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
+                                  guidanceScale: guidanceScale, cfgTruncation: cfgTruncation,
+                                  cfgNormalization: cfgNormalization, seed: seed, maxSequenceLength: maxSequenceLength,
+                                  onStep: onStep)
+        let decoded = try vae.decode(vae.unscale(latents))
+        let image = try PixelImage.postprocessed(nchw: decoded.toFloats(), shape: decoded.shape)[0]
+        return ZImageOutput(latents: latents, decoded: decoded, image: image)
+    }
+
+    /// The denoising loop alone: final latents `[1, C, h, w]` f32.
+    public func denoise(prompt: String, negativePrompt: String? = nil, width: Int, height: Int, steps: Int,
+                        guidanceScale: Double = 0, cfgTruncation: Double = 1, cfgNormalization: Double = 0,
+                        seed: UInt64 = 0, maxSequenceLength: Int = 512,
+                        onStep: ((Int, Tensor) -> Void)? = nil) throws -> Tensor {
+        let b = backend
+        for (name, value) in [("width", width), ("height", height)] where value < sizeMultiple || value % sizeMultiple != 0 {
+            throw ZImagePipelineError.invalidSize(name: name, value: value, multiple: sizeMultiple)
+        }
+        guard steps >= 1 else { throw ZImagePipelineError.invalidSteps(steps) }
+        let useCFG = guidanceScale > 1
+        let caption = try promptEncoder.encode(prompt, maxSequenceLength: maxSequenceLength)
+        let negativeCaption = useCFG ? try promptEncoder.encode(negativePrompt ?? "", maxSequenceLength: maxSequenceLength) : nil
+
+        let shape = latentShape(width: width, height: height)
+        var generator = TorchGenerator(seed: seed)
+        var latents = generator.randn(shape)
+
+        var scheduler = self.scheduler
+        let mu = scheduler.calculateShift(imageSeqLen: (shape[2] / 2) * (shape[3] / 2))
+        try scheduler.setTimesteps(sigmas: SigmaSchedules.zImageDefault(steps: steps), mu: mu)
+        scheduler.setBeginIndex(0)
+
+        let itemShape = [shape[1], 1, shape[2], shape[3]]
+        for (i, t) in scheduler.timesteps.enumerated() {
+            let time = (1000 - t) / 1000
+            let applyCFG = useCFG && Double(time) <= cfgTruncation
+            let item = latents.reshaped(itemShape)
+            let prediction: Tensor
+            if applyCFG, let negativeCaption {
+                let out = try transformer(latents: [item, item], timesteps: [time, time], captions: [caption, negativeCaption])
+                prediction = guided(positive: out[0], negative: out[1], scale: Float(guidanceScale), normalization: cfgNormalization)
+            } else {
+                prediction = try transformer(latents: [item], timesteps: [time], captions: [caption])[0]
+            }
+            let flow = b.scale(prediction.reshaped(shape), by: -1)
+            latents = try scheduler.step(flow, timestep: t, sample: latents, backend: b)
+            onStep?(i, latents)
+        }
+        return latents
+    }
+
+    /// `pos + scale * (pos - neg)`, its norm capped at `normalization * |pos|` when that is above 0.
+    func guided(positive: Tensor, negative: Tensor, scale: Float, normalization: Double) -> Tensor {
+        let b = backend
+        let pred = b.add(positive, b.scale(b.sub(positive, negative), by: scale))
+        guard normalization > 0 else { return pred }
+        func norm(_ x: Tensor) -> Float { Float(x.toFloats().reduce(0) { $0 + Double($1) * Double($1) }.squareRoot()) }
+        let positiveNorm = norm(positive), predNorm = norm(pred)
+        let maxNorm = positiveNorm * Float(normalization)
+        return predNorm > maxNorm ? b.scale(pred, by: maxNorm / predNorm) : pred
+    }
+}
+
+/// What one generation gives: the final latents, the VAE's output and the image.
+public struct ZImageOutput: Sendable {
+    /// `[1, C, h, w]` f32, before unscaling.
+    public var latents: Tensor
+    /// `[1, 3, H, W]` f32 in about [-1, 1], as `vae.decode(...).sample`.
+    public var decoded: Tensor
+    public var image: PixelImage
+}
+
+public enum ZImagePipelineError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalidSize(name: String, value: Int, multiple: Int)
+    case invalidSteps(Int)
+
+    public var description: String {
+        switch self {
+        case .invalidSize(let name, let value, let multiple):
+            "\(name) \(value) is not a positive multiple of \(multiple) (the VAE's downsampling times the DiT's patch size); pick a multiple of \(multiple)"
+        case .invalidSteps(let steps):
+            "num_inference_steps must be at least 1 (got \(steps))"
+        }
+    }
+}
