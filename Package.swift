@@ -60,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "omni",
             dependencies: [
-                "OmniPipeline", "OmniServer", "OmniBench", "OmniEngine", "OmniTokenizer",
+                "OmniPipeline", "OmniServer", "OmniBench", "OmniEngine", "OmniTokenizer", "OmniMedia", "OmniTensor",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -29,6 +29,9 @@ public final class AsyncOmni: Sendable {
     public init(directory: String, options: EngineOptions = EngineOptions()) throws {
         self.directory = directory
         architecture = try ModelRegistry.resolve(directory: directory)
+        guard architecture.stages == [.ar] else {
+            throw ModelDirectoryError.notAnLLM(directory: directory, name: architecture.name)
+        }
         let url = URL(fileURLWithPath: directory)
         tokenizer = try PreTrainedTokenizer(directory: url)
         let backend = CPUBackend(threads: options.threads ?? ThreadPool.physicalCores)

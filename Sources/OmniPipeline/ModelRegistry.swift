@@ -17,6 +17,7 @@ public enum ModelDirectoryError: Error, CustomStringConvertible {
     case missingConfig(String)
     case unreadableConfig(file: String, reason: String)
     case unsupportedArchitecture(directory: String, name: String, supported: [String])
+    case notAnLLM(directory: String, name: String)
 
     public var description: String {
         switch self {
@@ -29,6 +30,9 @@ public enum ModelDirectoryError: Error, CustomStringConvertible {
         case .unsupportedArchitecture(let directory, let name, let supported):
             "\(directory): architecture \"\(name)\" is not supported; supported: "
                 + (supported.isEmpty ? "none yet in this build" : supported.joined(separator: ", "))
+        case .notAnLLM(let directory, let name):
+            "\(directory): \(name) is a text-to-image pipeline; this build runs it with "
+                + "`omni generate \(directory) --prompt TEXT --output out.png` and does not serve it over HTTP yet"
         }
     }
 }
@@ -38,7 +42,10 @@ public enum ModelRegistry {
     /// Grows with each model issue.
     public static let architectures: [ArchitectureSpec] = CausalLMLoader.architectures.map {
         ArchitectureSpec(name: $0, stages: [.ar], summary: "text generation (decoder-only LM)")
-    }
+    } + [
+        ArchitectureSpec(name: ZImagePipeline.className, stages: [.diffusion],
+                         summary: "text-to-image (Z-Image DiT, Qwen3 text encoder, AutoencoderKL)"),
+    ]
 
     /// Names the architecture declared by a model directory and checks that it is supported.
     public static func resolve(directory: String) throws -> ArchitectureSpec {

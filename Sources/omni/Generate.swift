@@ -43,7 +43,26 @@ struct Generate: AsyncParsableCommand {
     @Option(help: "Where to write an image or audio result (image and audio models).")
     var output: String?
 
+    @Option(help: "Image width in pixels (image models).")
+    var width: Int = 1024
+
+    @Option(help: "Image height in pixels (image models).")
+    var height: Int = 1024
+
+    @Option(help: "Denoising steps (image models).")
+    var steps: Int = 8
+
+    @Option(help: "Classifier-free guidance scale; guidance runs above 1 (image models).")
+    var guidanceScale: Double = 0
+
+    @Option(help: "What guidance steers away from (image models, with --guidance-scale above 1).")
+    var negativePrompt: String?
+
     func run() async throws {
+        if try ModelRegistry.resolve(directory: model.modelDir).stages == [.diffusion] {
+            try generateImage()
+            return
+        }
         var options = EngineOptions()
         options.threads = model.threads
         options.weightDType = model.dtype == "auto" ? nil : model.dtype

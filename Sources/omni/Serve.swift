@@ -122,7 +122,8 @@ struct Serve: AsyncParsableCommand {
             handler.logLevel = Logger.Level(rawValue: logLevel) ?? .info
             return handler
         }
-        _ = try ModelRegistry.resolve(directory: model.modelDir)
+        let spec = try ModelRegistry.resolve(directory: model.modelDir)
+        guard spec.stages == [.ar] else { throw ModelDirectoryError.notAnLLM(directory: model.modelDir, name: spec.name) }
 
         var engine = EngineOptions()
         engine.threads = model.threads

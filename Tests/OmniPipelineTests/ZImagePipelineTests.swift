@@ -1,4 +1,5 @@
 import Foundation
+import OmniEngine
 import OmniMedia
 import OmniPipeline
 import OmniTensor
@@ -93,6 +94,12 @@ private func run(_ c: Case, onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZI
         let other = try pipeline.generate(prompt: c.prompt, width: c.width, height: c.height, steps: c.steps,
                                           seed: c.seed + 1, maxSequenceLength: c.max_sequence_length)
         #expect(other.image != first.image)
+    }
+
+    @Test func registryResolvesTheDirectoryAsADiffusionModelThatTheLLMPathRefuses() throws {
+        let spec = try ModelRegistry.resolve(directory: fixture.path)
+        #expect(spec.name == ZImagePipeline.className && spec.stages == [.diffusion])
+        #expect(throws: ModelDirectoryError.self) { try AsyncOmni(directory: fixture.path) }
     }
 
     @Test func sizesOffThePatchGridAreRejected() throws {
