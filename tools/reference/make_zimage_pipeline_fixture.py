@@ -51,6 +51,9 @@ CASES = [
     # 1 - shifted sigma(0.5) = 0.37 is past the truncation.
     dict(prompt="hello world", negative_prompt=None, width=32, height=16, steps=2, guidance_scale=3.0,
          cfg_truncation=0.3, cfg_normalization=1.0, seed=1234, max_sequence_length=64),
+    # Six steps, a wide image, and a max_sequence_length that cuts the templated prompt short.
+    dict(prompt="a lighthouse at dusk, oil painting", negative_prompt="noise", width=48, height=16, steps=6,
+         guidance_scale=2.0, cfg_truncation=1.0, cfg_normalization=0.0, seed=99, max_sequence_length=12),
 ]
 
 
