@@ -51,17 +51,19 @@ public final class ZImagePipeline: Sendable {
     ///   - cfgNormalization: when above 0, the guided prediction's norm is capped at this multiple
     ///     of the conditional prediction's.
     ///   - seed: `torch.Generator("cpu").manual_seed(seed)` for the initial latents.
+    ///   - vaeTiling: decode tile by tile (`vae.enable_tiling()`), bounding the decoder's memory
+    ///     for large images; nil decodes in one piece, as the diffusers pipeline does by default.
     ///   - onStep: sees the step index and the latents after that step (`callback_on_step_end`).
     /// - Throws: `ZImagePipelineError` for a bad size or step count; model errors otherwise.
     public func generate(prompt: String, negativePrompt: String? = nil, width: Int = 1024, height: Int = 1024,
                          steps: Int = 8, guidanceScale: Double = 0, cfgTruncation: Double = 1, cfgNormalization: Double = 0,
-                         seed: UInt64 = 0, maxSequenceLength: Int = 512,
+                         seed: UInt64 = 0, maxSequenceLength: Int = 512, vaeTiling: AutoencoderKLTiling? = nil,
                          onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZImageOutput {
         let latents = try denoise(prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
                                   guidanceScale: guidanceScale, cfgTruncation: cfgTruncation,
                                   cfgNormalization: cfgNormalization, seed: seed, maxSequenceLength: maxSequenceLength,
                                   onStep: onStep)
-        let decoded = try vae.decode(vae.unscale(latents))
+        let decoded = try vae.decode(vae.unscale(latents), tiling: vaeTiling)
         let image = try PixelImage.postprocessed(nchw: decoded.toFloats(), shape: decoded.shape)[0]
         return ZImageOutput(latents: latents, decoded: decoded, image: image)
     }

@@ -58,6 +58,9 @@ struct Generate: AsyncParsableCommand {
     @Option(help: "What guidance steers away from (image models, with --guidance-scale above 1).")
     var negativePrompt: String?
 
+    @Flag(help: "Decode the image tile by tile, bounding the VAE's memory for large sizes (image models).")
+    var vaeTiling = false
+
     func run() async throws {
         if try ModelRegistry.resolve(directory: model.modelDir).stages == [.diffusion] {
             try generateImage()

@@ -14,7 +14,8 @@ extension Generate {
         let start = Date()
         let result = try pipeline.generate(
             prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
-            guidanceScale: guidanceScale, seed: UInt64(max(seed ?? 0, 0))
+            guidanceScale: guidanceScale, seed: UInt64(max(seed ?? 0, 0)),
+            vaeTiling: vaeTiling ? pipeline.vae.defaultTiling : nil
         ) { step, _ in
             Self.progress(done: step + 1, of: steps, since: start)
         }
