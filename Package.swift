@@ -47,7 +47,7 @@ let package = Package(
         .target(
             name: "OmniServer",
             dependencies: [
-                "OmniPipeline", "OmniEngine", "OmniTokenizer",
+                "OmniPipeline", "OmniEngine", "OmniTokenizer", "OmniMedia", "OmniTensor", "OmniModels",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),

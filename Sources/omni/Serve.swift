@@ -123,7 +123,11 @@ struct Serve: AsyncParsableCommand {
             return handler
         }
         let spec = try ModelRegistry.resolve(directory: model.modelDir)
-        guard spec.stages == [.ar] else { throw ModelDirectoryError.notAnLLM(directory: model.modelDir, name: spec.name) }
+        // Text models (one AR stage) serve the text routes; text-to-image pipelines (one diffusion
+        // stage, Z-Image) serve /v1/images/generations.
+        guard spec.stages == [.ar] || spec.stages == [.diffusion] else {
+            throw ModelDirectoryError.notAnLLM(directory: model.modelDir, name: spec.name)
+        }
 
         var engine = EngineOptions()
         engine.threads = model.threads

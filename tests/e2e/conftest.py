@@ -19,6 +19,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BINARY = os.environ.get("OMNI_BIN", os.path.join(ROOT, ".build", "debug", "omni"))
 MODEL = os.path.join(ROOT, "models", "demo-qwen3")
 MODEL_NAME = "demo"
+IMAGE_MODEL = os.path.join(ROOT, "Tests", "Fixtures", "zimage-pipeline")
+IMAGE_MODEL_NAME = "zimage-tiny"
 
 
 def free_port():
@@ -30,11 +32,11 @@ def free_port():
 class Server:
     """One `omni serve` process on a free port; its log goes to a temporary file."""
 
-    def __init__(self, *flags, env=None):
+    def __init__(self, *flags, env=None, model=MODEL, name=MODEL_NAME):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="omni-serve-", suffix=".log", delete=False)
-        command = [BINARY, "serve", MODEL, "--port", str(self.port), "--served-model-name", MODEL_NAME,
+        command = [BINARY, "serve", model, "--port", str(self.port), "--served-model-name", name,
                    "--threads", "1", "--kv-cache-memory", str(8 << 20), *flags]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
                                         env={**os.environ, **(env or {})})
@@ -103,6 +105,15 @@ class Server:
 @pytest.fixture(scope="session")
 def server():
     s = Server("--keep-alive", "0.001")
+    yield s
+    code = s.stop()
+    assert code == 0, f"omni serve exited with {code} on SIGTERM:\n{s.log_text()[-4000:]}"
+
+
+@pytest.fixture(scope="session")
+def image_server():
+    """A second server, on its own port, for the tiny Z-Image pipeline fixture."""
+    s = Server(model=IMAGE_MODEL, name=IMAGE_MODEL_NAME)
     yield s
     code = s.stop()
     assert code == 0, f"omni serve exited with {code} on SIGTERM:\n{s.log_text()[-4000:]}"

@@ -41,6 +41,20 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
         APIError(status: .notFound, message: "No route for \(method) \(path).", code: "not_found")
     }
 
+    /// A text route on a server that serves an image model.
+    static func imageModelOnly(_ name: String) -> APIError {
+        APIError(status: .badRequest,
+                 message: "The model `\(name)` generates images; use POST /v1/images/generations.",
+                 param: "model", code: "unsupported_model")
+    }
+
+    /// The images route on a server that serves a text model.
+    static func textModelOnly(_ name: String) -> APIError {
+        APIError(status: .badRequest,
+                 message: "The model `\(name)` does not generate images; use /v1/completions or /v1/chat/completions.",
+                 param: "model", code: "unsupported_model")
+    }
+
     static let invalidAPIKey = APIError(
         status: .unauthorized, message: "Missing or incorrect API key: send `Authorization: Bearer <key>`.",
         type: "authentication_error", code: "invalid_api_key")

@@ -19,21 +19,22 @@ struct APIRoutes: Sendable {
         router.post("/v1/chat/completions") { request, context in try await generate(request, context: context, kind: .chat) }
         router.post("/tokenize") { request, context in try await tokenize(request, context: context) }
         router.post("/detokenize") { request, context in try await detokenize(request, context: context) }
+        router.post("/v1/images/generations") { request, context in try await generateImages(request, context: context) }
     }
 
     // MARK: Information
 
     private func health() throws -> Response {
-        _ = try host.model()
+        _ = try host.ready()
         return Response(status: .ok)
     }
 
     private func models() throws -> Response {
-        let model = try host.model()
+        let model = try host.ready()
         let card: JinjaValue = [
             "id": .string(model.name), "object": "model", "created": .int(Int(Date().timeIntervalSince1970)),
             "owned_by": "omni", "root": .string(configuration.modelDirectory), "parent": .null,
-            "max_model_len": .int(model.omni.maxModelLen),
+            "max_model_len": model.maxModelLen.map(JinjaValue.int) ?? .null,
         ]
         return json(["object": "list", "data": [card]])
     }

@@ -11,6 +11,7 @@ final class ModelHost: Service, Sendable {
     enum State: Sendable {
         case loading
         case ready(ServedModel)
+        case readyImage(ServedImageModel)
         case stopped
     }
 
@@ -27,14 +28,38 @@ final class ModelHost: Service, Sendable {
     func model() throws(APIError) -> ServedModel {
         switch state.withLock({ $0 }) {
         case .ready(let model): return model
+        case .readyImage(let model): throw .imageModelOnly(model.name)
+        case .loading: throw .loading
+        case .stopped: throw .shuttingDown
+        }
+    }
+
+    /// The image model, or 503 while it loads or after shutdown began; a text model here is a
+    /// 400 (its routes are the text ones).
+    func imageModel() throws(APIError) -> ServedImageModel {
+        switch state.withLock({ $0 }) {
+        case .readyImage(let model): return model
+        case .ready(let model): throw .textModelOnly(model.name)
+        case .loading: throw .loading
+        case .stopped: throw .shuttingDown
+        }
+    }
+
+    /// The served model's name and card details, whichever kind it is (503 while loading).
+    func ready() throws(APIError) -> (name: String, maxModelLen: Int?) {
+        switch state.withLock({ $0 }) {
+        case .ready(let model): return (model.name, model.omni.maxModelLen)
+        case .readyImage(let model): return (model.name, nil)
         case .loading: throw .loading
         case .stopped: throw .shuttingDown
         }
     }
 
     var isReady: Bool {
-        if case .ready = state.withLock({ $0 }) { return true }
-        return false
+        switch state.withLock({ $0 }) {
+        case .ready, .readyImage: return true
+        default: return false
+        }
     }
 
     /// Stops handing out the model (new requests get 503); requests in flight go on.
@@ -44,6 +69,10 @@ final class ModelHost: Service, Sendable {
 
     func run() async throws {
         let started = ContinuousClock.now
+        if (try? ModelRegistry.resolve(directory: configuration.modelDirectory).stages) == [.diffusion] {
+            try await runImageModel(started: started)
+            return
+        }
         let omni: AsyncOmni
         do {
             omni = try await load()
@@ -62,6 +91,47 @@ final class ModelHost: Service, Sendable {
         beginShutdown()
         omni.shutdown()
         logger.info("engine stopped")
+    }
+
+    /// A text-to-image pipeline (Z-Image): loaded on its own thread, served by
+    /// `/v1/images/generations` until graceful shutdown.
+    private func runImageModel(started: ContinuousClock.Instant) async throws {
+        let model: ServedImageModel
+        do {
+            model = try await onLoadThread { [configuration] in
+                try ServedImageModel(name: configuration.modelName, directory: configuration.modelDirectory,
+                                     threads: configuration.engine.threads)
+            }
+        } catch {
+            logger.critical("could not load the model; stopping", metadata: [
+                "model": "\(configuration.modelDirectory)", "error": "\(error)",
+            ])
+            throw error
+        }
+        state.withLock { current in
+            if case .loading = current { current = .readyImage(model) }
+        }
+        logger.info("model ready", metadata: [
+            "model": "\(configuration.modelName)", "architecture": "\(ZImagePipeline.className)",
+            "load_seconds": "\((ContinuousClock.now - started).seconds)",
+        ])
+        try? await gracefulShutdown()
+        beginShutdown()
+        logger.info("engine stopped")
+    }
+
+    private func onLoadThread<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            let thread = Thread {
+                do {
+                    continuation.resume(returning: try work())
+                } catch {
+                    continuation.resume(throwing: error)
+                }
+            }
+            thread.name = "omni-model-load"
+            thread.start()
+        }
     }
 
     /// Loading is long blocking work (reading and checking weights): it runs on its own thread.

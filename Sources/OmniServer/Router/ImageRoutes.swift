@@ -1,0 +1,106 @@
+import Foundation
+import Hummingbird
+import OmniModels
+import OmniPipeline
+import OmniTokenizer
+
+/// `POST /v1/images/generations` (DESIGN.md §6) for a text-to-image model: OpenAI's fields
+/// (`prompt`, `n`, `size`, `response_format` = `b64_json`) and vLLM-Omni's extensions
+/// (`negative_prompt`, `num_inference_steps`, `guidance_scale`, `true_cfg_scale`, `seed`).
+extension APIRoutes {
+    /// Largest side and area of a generated image.
+    static let maxImageSide = 2048
+    static let maxImagePixels = 2048 * 2048
+
+    func generateImages(_ request: Request, context: OmniRequestContext) async throws -> Response {
+        var request = request
+        let model = try host.imageModel()
+        let fields = try RequestFields(body: try await body(of: &request))
+        let jobs = try Self.parseImageRequest(fields, model: model)
+        let id = Self.makeId(prefix: "img")
+        context.record.update { $0.requestId = id }
+        guard let reservation = admission.reserve(jobs.count) else { throw APIError.overloaded(retryAfter: 1) }
+        defer { reservation.release() }
+        let created = Int(Date().timeIntervalSince1970)
+        let images: [[UInt8]]
+        do {
+            if let connection = await DisconnectWatcher.connection(of: context.channel) {
+                images = try await connection.cancellingOnClose { try await model.generate(jobs) }
+            } else {
+                images = try await model.generate(jobs)
+            }
+        } catch {
+            throw Self.imageError(error) ?? error
+        }
+        let data: [JinjaValue] = images.map { ["b64_json": .string(Data($0).base64EncodedString())] }
+        return json(["created": .int(created), "data": .array(data)])
+    }
+
+    /// The 400 for what the model refuses about a request that passed the field checks (an image
+    /// too large for this checkpoint's rotary position range, a caption too long for it).
+    static func imageError(_ error: any Error) -> APIError? {
+        switch error {
+        case ZImagePipelineError.invalidSize:
+            return .invalid("size", "size: \(error)")
+        case ZImagePipelineError.invalidSteps:
+            return .invalid("num_inference_steps", "\(error)")
+        case ZImageTransformerError.tooManyPositions(_, let grid, let lens):
+            let sizeAtFault = grid.count == 3 && lens.count == 3 && (grid[1] > lens[1] || grid[2] > lens[2])
+            return .invalid(sizeAtFault ? "size" : "prompt", "This model cannot generate it: \(error).")
+        default:
+            return nil
+        }
+    }
+
+    static func parseImageRequest(_ fields: RequestFields, model: ServedImageModel) throws(APIError) -> [ServedImageModel.Job] {
+        if let requested = try fields.string("model"), requested != model.name { throw .modelNotFound(requested) }
+        return try parseImageFields(fields, model: model)
+    }
+
+    private static func parseImageFields(_ fields: RequestFields, model: ServedImageModel) throws(APIError) -> [ServedImageModel.Job] {
+        guard let prompt = try fields.string("prompt") else { throw .invalid("prompt", "prompt is required (a string).") }
+        let n = try fields.int("n", in: 1...4) ?? 1
+        let format = try fields.string("response_format") ?? "b64_json"
+        guard format == "b64_json" else {
+            throw .invalid("response_format", "response_format must be b64_json (this server does not host images at URLs), got \(format).")
+        }
+        let (width, height) = try imageSize(fields, multiple: model.pipeline.sizeMultiple)
+        let steps = try fields.int("num_inference_steps", in: 1...100) ?? 8
+        let guidance = try fields.double("guidance_scale") ?? 0
+        guard guidance >= 0 else { throw .invalid("guidance_scale", "guidance_scale must be at least 0, got \(guidance).") }
+        // Z-Image's guidance is classifier-free guidance itself: true_cfg_scale is checked and
+        // otherwise ignored.
+        if let trueCFG = try fields.double("true_cfg_scale"), trueCFG < 0 {
+            throw .invalid("true_cfg_scale", "true_cfg_scale must be at least 0, got \(trueCFG).")
+        }
+        let negativePrompt = try fields.string("negative_prompt")
+        let seed: UInt64
+        if let given = try fields.int("seed", in: 0...Int.max) {
+            seed = UInt64(given)
+        } else {
+            seed = UInt64.random(in: 0...UInt64(UInt32.max))
+        }
+        return (0..<n).map { index in
+            ServedImageModel.Job(prompt: prompt, negativePrompt: negativePrompt, width: width, height: height,
+                                 steps: steps, guidanceScale: guidance, seed: seed &+ UInt64(index))
+        }
+    }
+
+    /// `size` as "WxH": each side a multiple of the model's patch size, within the limits.
+    private static func imageSize(_ fields: RequestFields, multiple: Int) throws(APIError) -> (Int, Int) {
+        guard let size = try fields.string("size"), size != "auto" else { return (1024, 1024) }
+        let parts = size.lowercased().split(separator: "x", omittingEmptySubsequences: false)
+        guard parts.count == 2, let width = Int(parts[0]), let height = Int(parts[1]) else {
+            throw .invalid("size", "size must be \"WIDTHxHEIGHT\" (e.g. \"1024x1024\"), got \"\(size)\".")
+        }
+        let lower = max(multiple, 16)
+        guard (lower...maxImageSide).contains(width), (lower...maxImageSide).contains(height),
+              width % multiple == 0, height % multiple == 0 else {
+            throw .invalid("size", "size \(size): width and height must be multiples of \(multiple) in [\(lower), \(maxImageSide)].")
+        }
+        guard width * height <= maxImagePixels else {
+            throw .invalid("size", "size \(size) has more than \(maxImagePixels) pixels.")
+        }
+        return (width, height)
+    }
+}

@@ -1,0 +1,175 @@
+"""POST /v1/images/generations (DESIGN.md §6) on the tiny Z-Image pipeline fixture
+(Tests/Fixtures/zimage-pipeline), with the official openai client and raw HTTP for bad inputs."""
+import base64
+import json
+import os
+import struct
+import zlib
+
+import openai
+import pytest
+
+from conftest import IMAGE_MODEL, IMAGE_MODEL_NAME
+
+FAST = {"num_inference_steps": 2, "guidance_scale": 1.0}
+
+
+def decode_png(data):
+    """(width, height, rows of RGB bytes) of an 8-bit RGB, non-interlaced PNG."""
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", data[:8]
+    pos, idat, header = 8, b"", None
+    while pos < len(data):
+        length, kind = struct.unpack(">I4s", data[pos:pos + 8])
+        chunk = data[pos + 8:pos + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack(">IIBBBBB", chunk)
+        elif kind == b"IDAT":
+            idat += chunk
+        pos += 12 + length
+    width, height, depth, color, _, _, interlace = header
+    assert (depth, color, interlace) == (8, 2, 0), header
+    raw, stride, bpp = zlib.decompress(idat), width * 3, 3
+    rows, previous = [], bytearray(stride)
+    for y in range(height):
+        start = y * (stride + 1)
+        kind, line = raw[start], bytearray(raw[start + 1:start + 1 + stride])
+        for i in range(stride):
+            a = line[i - bpp] if i >= bpp else 0
+            b = previous[i]
+            c = previous[i - bpp] if i >= bpp else 0
+            if kind == 1:
+                line[i] = (line[i] + a) & 255
+            elif kind == 2:
+                line[i] = (line[i] + b) & 255
+            elif kind == 3:
+                line[i] = (line[i] + (a + b) // 2) & 255
+            elif kind == 4:
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 255
+            else:
+                assert kind == 0, kind
+        rows.append(bytes(line))
+        previous = line
+    return width, height, b"".join(rows)
+
+
+def reference_image(case):
+    """The fixture's diffusers image for case `case` (u8 [H, W, 3]) as bytes."""
+    with open(os.path.join(IMAGE_MODEL, "reference.safetensors"), "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+        entry = header[f"case_{case}_image"]
+        start, end = entry["data_offsets"]
+        f.seek(8 + n + start)
+        return entry["shape"], f.read(end - start)
+
+
+def generate(image_server, **kwargs):
+    extra = {**FAST, "seed": 3, **kwargs.pop("extra_body", {})}
+    args = {"model": IMAGE_MODEL_NAME, "prompt": "a red cat on a mat", "size": "32x24", "n": 1,
+            "response_format": "b64_json", **kwargs}
+    return image_server.client().images.generate(**args, extra_body=extra)
+
+
+def test_generates_png_of_requested_size(image_server):
+    result = generate(image_server)
+    assert isinstance(result.created, int) and len(result.data) == 1
+    width, height, pixels = decode_png(base64.b64decode(result.data[0].b64_json))
+    assert (width, height) == (32, 24)
+    assert len(pixels) == 32 * 24 * 3
+
+
+def test_same_seed_same_pixels_and_n_uses_consecutive_seeds(image_server):
+    first = decode_png(base64.b64decode(generate(image_server).data[0].b64_json))
+    again = decode_png(base64.b64decode(generate(image_server).data[0].b64_json))
+    assert first == again
+    other = decode_png(base64.b64decode(generate(image_server, extra_body={"seed": 4}).data[0].b64_json))
+    assert other != first
+    both = generate(image_server, n=2)
+    assert len(both.data) == 2
+    images = [decode_png(base64.b64decode(d.b64_json)) for d in both.data]
+    assert images == [first, other]
+
+
+@pytest.mark.parametrize("case", [0, 1])
+def test_matches_diffusers_reference(image_server, case):
+    with open(os.path.join(IMAGE_MODEL, "cases.json")) as f:
+        c = json.load(f)[case]
+    assert c["cfg_truncation"] == 1.0 and c["cfg_normalization"] == 0.0
+    extra = {"num_inference_steps": c["steps"], "guidance_scale": c["guidance_scale"], "seed": c["seed"]}
+    if c["negative_prompt"] is not None:
+        extra["negative_prompt"] = c["negative_prompt"]
+    result = generate(image_server, prompt=c["prompt"], size=f"{c['width']}x{c['height']}", extra_body=extra)
+    width, height, pixels = decode_png(base64.b64decode(result.data[0].b64_json))
+    shape, expected = reference_image(case)
+    assert [height, width, 3] == shape
+    assert pixels == expected
+
+
+@pytest.mark.parametrize("body,param", [
+    ({"size": "33x24"}, "size"),
+    ({"size": "32x"}, "size"),
+    ({"size": "4096x16"}, "size"),
+    ({"size": "0x16"}, "size"),
+    ({"size": 32}, "size"),
+    ({"size": "512x512"}, "size"),  # beyond the tiny fixture's rotary position range
+    ({"n": 0}, "n"),
+    ({"n": 5}, "n"),
+    ({"n": "2"}, "n"),
+    ({"response_format": "url"}, "response_format"),
+    ({"prompt": None}, "prompt"),
+    ({"prompt": 7}, "prompt"),
+    ({"num_inference_steps": 0}, "num_inference_steps"),
+    ({"num_inference_steps": 101}, "num_inference_steps"),
+    ({"num_inference_steps": "2"}, "num_inference_steps"),
+    ({"guidance_scale": -1}, "guidance_scale"),
+    ({"guidance_scale": "high"}, "guidance_scale"),
+    ({"seed": "3"}, "seed"),
+    ({"seed": 1.5}, "seed"),
+    ({"negative_prompt": 1}, "negative_prompt"),
+    ({"true_cfg_scale": "x"}, "true_cfg_scale"),
+])
+def test_bad_fields_are_400_naming_the_field(image_server, body, param):
+    request = {"model": IMAGE_MODEL_NAME, "prompt": "a cat", "size": "32x24", **FAST, **body}
+    response = image_server.post("/v1/images/generations", request)
+    assert response.status_code == 400, response.text
+    error = response.json()["error"]
+    assert error["param"] == param and error["type"] == "invalid_request_error", error
+
+
+def test_client_that_hangs_up_leaves_the_server_serving(image_server):
+    import requests
+    body = {"model": IMAGE_MODEL_NAME, "prompt": "a cat", "size": "128x128", "n": 4, "num_inference_steps": 100}
+    with pytest.raises(requests.exceptions.Timeout):
+        requests.post(image_server.url + "/v1/images/generations", json=body, timeout=0.05)
+    assert generate(image_server).data[0].b64_json
+    assert image_server.process.poll() is None
+
+
+def test_openai_client_sees_bad_request(image_server):
+    with pytest.raises(openai.BadRequestError) as raised:
+        generate(image_server, response_format="url")
+    assert raised.value.body["param"] == "response_format"
+
+
+def test_unknown_model_is_404(image_server):
+    response = image_server.post("/v1/images/generations", {"model": "nope", "prompt": "x", "size": "16x16"})
+    assert response.status_code == 404 and response.json()["error"]["param"] == "model"
+
+
+def test_text_routes_on_image_model_and_info_routes(image_server):
+    import requests
+    response = image_server.post("/v1/chat/completions", {"model": IMAGE_MODEL_NAME, "messages": [{"role": "user", "content": "hi"}]})
+    assert response.status_code == 400 and "images/generations" in response.json()["error"]["message"]
+    assert image_server.post("/v1/completions", {"prompt": "hi"}).status_code == 400
+    assert requests.get(image_server.url + "/health", timeout=10).status_code == 200
+    assert requests.get(image_server.url + "/version", timeout=10).status_code == 200
+    assert requests.get(image_server.url + "/metrics", timeout=10).status_code == 200
+    models = requests.get(image_server.url + "/v1/models", timeout=10).json()
+    assert [m["id"] for m in models["data"]] == [IMAGE_MODEL_NAME]
+
+
+def test_images_route_on_text_model_is_400(server):
+    response = server.post("/v1/images/generations", {"prompt": "a cat", "size": "16x16"})
+    assert response.status_code == 400 and response.json()["error"]["param"] == "model"
