@@ -32,12 +32,7 @@ private struct Fixture {
 
     /// Compares and prints one line per tensor, llm.c style.
     func check(_ label: String, _ got: Tensor, _ wantName: String, tolerance: Float = tolerance) throws {
-        let want = try tensor(wantName)
-        #expect(got.shape == want.shape, "\(label): shape \(got.shape), diffusers \(want.shape)")
-        guard got.shape == want.shape else { return }
-        let err = maxRelativeError(got, want)
-        #expect(err <= tolerance, "\(label): max rel err \(err) > \(tolerance)")
-        print("\(label): \(err <= tolerance ? "OK" : "FAIL") (max rel \(err) <= \(tolerance))")
+        expectParity(label, got, try tensor(wantName), tolerance: tolerance, reference: "diffusers")
     }
 }
 

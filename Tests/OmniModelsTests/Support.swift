@@ -1,4 +1,5 @@
 import OmniTensor
+import Testing
 
 /// max |a - b| / max |b|: normwise, relative to the reference's largest magnitude, so near-zero
 /// outputs don't inflate the figure. The one error measure of the model parity tests.
@@ -14,4 +15,14 @@ func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
 
 func maxRelativeError(_ got: Tensor, _ want: Tensor) -> Float {
     maxRelativeError(got.toFloats(), want.toFloats())
+}
+
+/// Compares `got` with the reference tensor `want`: shape, then max relative error against
+/// `tolerance`; prints one llm.c-style line per tensor ("label: OK (max rel 3e-07 <= 0.0001)").
+func expectParity(_ label: String, _ got: Tensor, _ want: Tensor, tolerance: Float, reference: String) {
+    #expect(got.shape == want.shape, "\(label): shape \(got.shape), \(reference) \(want.shape)")
+    guard got.shape == want.shape else { return }
+    let err = maxRelativeError(got, want)
+    #expect(err <= tolerance, "\(label): max rel err \(err) > \(tolerance)")
+    print("\(label): \(err <= tolerance ? "OK" : "FAIL") (max rel \(err) <= \(tolerance))")
 }
