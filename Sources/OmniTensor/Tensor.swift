@@ -132,6 +132,13 @@ public struct Tensor: Sendable {
 
     /// All elements as Float, in logical order, whatever the dtype.
     public func toFloats() -> [Float] {
+        if isContiguous && dtype.isFloatingPoint && count > 0 {
+            // One copy or conversion pass (the engine reads a logits row per sequence per step).
+            return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+                omni_to_f32(rawPointer, dtype.kernelCode, buffer.baseAddress!, count)
+                initialized = count
+            }
+        }
         var out = [Float](repeating: 0, count: count)
         let base = storage.pointer
         var i = 0
