@@ -136,7 +136,7 @@ final class ARStage: @unchecked Sendable {
                     sinks[output.requestId]?(.success(output))
                     if output.isFinished { finished[output.requestId, default: 0] += 1 }
                 }
-                for id in finished.keys where !engineHas(id) { sinks.removeValue(forKey: id) }
+                for id in finished.keys where !engine.hasRequest(id: id) { sinks.removeValue(forKey: id) }
             } catch {
                 // A failed step advances nothing; fail every request in flight rather than loop.
                 for (id, sink) in sinks {
@@ -148,8 +148,6 @@ final class ARStage: @unchecked Sendable {
             publishMetrics()
         }
     }
-
-    private func engineHas(_ id: String) -> Bool { engine.hasRequest(id: id) }
 
     private func publishMetrics() {
         let m = engine.metrics
