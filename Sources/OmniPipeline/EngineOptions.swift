@@ -1,4 +1,5 @@
 import Foundation
+import OmniEngine
 
 /// How to run a model: one flat value with documented defaults, checked where it is made
 /// (the CLI contract of DESIGN.md §5 maps onto it field by field).
@@ -19,6 +20,10 @@ public struct EngineOptions: Sendable {
     public var enablePrefixCaching: Bool = true
     /// Weight storage dtype: nil keeps the checkpoint's.
     public var weightDType: String?
+    /// Diffusion models: requests denoised together in one step batch.
+    public var maxDiffusionBatchSize: Int = 4
+    /// Diffusion models: the step cache requests run with unless they ask for another.
+    public var diffusionCache = DiffusionCacheConfig()
 
     public init() {}
 

@@ -43,71 +43,48 @@ public final class ZImagePipeline: Sendable {
         [1, transformer.config.inChannels, 2 * (height / sizeMultiple), 2 * (width / sizeMultiple)]
     }
 
-    /// Generates one image.
+    /// Generates one image: `makeJob`, `step` until finished, `decode`; the same path the diffusion
+    /// engine runs a batch of requests through.
     /// - Parameters:
-    ///   - negativePrompt: the prompt guidance steers away from; `nil` is the empty prompt.
-    ///   - guidanceScale: classifier-free guidance runs when it is above 1 (diffusers' rule).
-    ///   - cfgTruncation: guidance stops once the normalized time `(1000 - t) / 1000` exceeds it.
-    ///   - cfgNormalization: when above 0, the guided prediction's norm is capped at this multiple
-    ///     of the conditional prediction's.
-    ///   - seed: `torch.Generator("cpu").manual_seed(seed)` for the initial latents.
     ///   - vaeTiling: decode tile by tile (`vae.enable_tiling()`), bounding the decoder's memory
     ///     for large images; nil decodes in one piece, as the diffusers pipeline does by default.
     ///   - onStep: sees the step index and the latents after that step (`callback_on_step_end`).
     /// - Throws: `ZImagePipelineError` for a bad size or step count; model errors otherwise.
+    public func generate(_ request: ImageRequest, vaeTiling: AutoencoderKLTiling? = nil,
+                         onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZImageOutput {
+        try decode(denoise(request, onStep: onStep), vaeTiling: vaeTiling)
+    }
+
+    /// As `generate(_:)`, with the request's fields as arguments.
     public func generate(prompt: String, negativePrompt: String? = nil, width: Int = 1024, height: Int = 1024,
                          steps: Int = 8, guidanceScale: Double = 0, cfgTruncation: Double = 1, cfgNormalization: Double = 0,
                          seed: UInt64 = 0, maxSequenceLength: Int = 512, vaeTiling: AutoencoderKLTiling? = nil,
                          onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZImageOutput {
-        let latents = try denoise(prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
-                                  guidanceScale: guidanceScale, cfgTruncation: cfgTruncation,
-                                  cfgNormalization: cfgNormalization, seed: seed, maxSequenceLength: maxSequenceLength,
-                                  onStep: onStep)
-        let decoded = try vae.decode(vae.unscale(latents), tiling: vaeTiling)
-        let image = try PixelImage.postprocessed(nchw: decoded.toFloats(), shape: decoded.shape)[0]
-        return ZImageOutput(latents: latents, decoded: decoded, image: image)
+        try generate(ImageRequest(prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
+                                  guidanceScale: guidanceScale, cfgTruncation: cfgTruncation, cfgNormalization: cfgNormalization,
+                                  seed: seed, maxSequenceLength: maxSequenceLength),
+                     vaeTiling: vaeTiling, onStep: onStep)
     }
 
-    /// The denoising loop alone: final latents `[1, C, h, w]` f32.
+    /// The denoising loop alone: the finished job (its final latents `[1, C, h, w]` f32 and cache
+    /// counts).
+    public func denoise(_ request: ImageRequest, onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZImageJob {
+        var jobs = [try makeJob(request)]
+        while !jobs[0].isFinished {
+            try step(&jobs)
+            onStep?(jobs[0].stepIndex - 1, jobs[0].latents)
+        }
+        return jobs[0]
+    }
+
+    /// As `denoise(_:)`, with the request's fields as arguments; the final latents.
     public func denoise(prompt: String, negativePrompt: String? = nil, width: Int, height: Int, steps: Int,
                         guidanceScale: Double = 0, cfgTruncation: Double = 1, cfgNormalization: Double = 0,
                         seed: UInt64 = 0, maxSequenceLength: Int = 512,
                         onStep: ((Int, Tensor) -> Void)? = nil) throws -> Tensor {
-        let b = backend
-        for (name, value) in [("width", width), ("height", height)] where value < sizeMultiple || value % sizeMultiple != 0 {
-            throw ZImagePipelineError.invalidSize(name: name, value: value, multiple: sizeMultiple)
-        }
-        guard steps >= 1 else { throw ZImagePipelineError.invalidSteps(steps) }
-        let useCFG = guidanceScale > 1
-        let caption = try promptEncoder.encode(prompt, maxSequenceLength: maxSequenceLength)
-        let negativeCaption = useCFG ? try promptEncoder.encode(negativePrompt ?? "", maxSequenceLength: maxSequenceLength) : nil
-
-        let shape = latentShape(width: width, height: height)
-        var generator = TorchGenerator(seed: seed)
-        var latents = generator.randn(shape)
-
-        var scheduler = self.scheduler
-        let mu = scheduler.calculateShift(imageSeqLen: (shape[2] / 2) * (shape[3] / 2))
-        try scheduler.setTimesteps(sigmas: SigmaSchedules.zImageDefault(steps: steps), mu: mu)
-        scheduler.setBeginIndex(0)
-
-        let itemShape = [shape[1], 1, shape[2], shape[3]]
-        for (i, t) in scheduler.timesteps.enumerated() {
-            let time = (1000 - t) / 1000
-            let applyCFG = useCFG && Double(time) <= cfgTruncation
-            let item = latents.reshaped(itemShape)
-            let prediction: Tensor
-            if applyCFG, let negativeCaption {
-                let out = try transformer(latents: [item, item], timesteps: [time, time], captions: [caption, negativeCaption])
-                prediction = guided(positive: out[0], negative: out[1], scale: Float(guidanceScale), normalization: cfgNormalization)
-            } else {
-                prediction = try transformer(latents: [item], timesteps: [time], captions: [caption])[0]
-            }
-            let flow = b.scale(prediction.reshaped(shape), by: -1)
-            latents = try scheduler.step(flow, timestep: t, sample: latents, backend: b)
-            onStep?(i, latents)
-        }
-        return latents
+        try denoise(ImageRequest(prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
+                                 guidanceScale: guidanceScale, cfgTruncation: cfgTruncation, cfgNormalization: cfgNormalization,
+                                 seed: seed, maxSequenceLength: maxSequenceLength), onStep: onStep).latents
     }
 
     /// `pos + scale * (pos - neg)`, its norm capped at `normalization * |pos|` when that is above 0.
@@ -129,6 +106,8 @@ public struct ZImageOutput: Sendable {
     /// `[1, 3, H, W]` f32 in about [-1, 1], as `vae.decode(...).sample`.
     public var decoded: Tensor
     public var image: PixelImage
+    /// What the step cache did: blocks skipped and computed, the steps it reused.
+    public var cache: StepCacheState
 }
 
 public enum ZImagePipelineError: Error, Sendable, Equatable, CustomStringConvertible {

@@ -9,9 +9,10 @@ import OmniWeights
 /// blocks; the final layer and unpatchify give the prediction `[C, F, H, W]`.
 ///
 /// Weights are read by their checkpoint names (`layers.3.attention.to_q.weight`,
-/// `all_x_embedder.2-1.weight`, ...) and stay in the checkpoint's dtype; activations are f32. Items
-/// run one at a time: diffusers pads a batch and masks the padding, which gives each item what it
-/// gives alone, so a batch here is the items' results in order.
+/// `all_x_embedder.2-1.weight`, ...) and stay in the checkpoint's dtype; activations are f32.
+/// diffusers pads a batch and masks the padding, which gives each item what it gives alone; here the
+/// items of a batch share every joint block's GEMMs (their rows stacked) and attend each within
+/// itself, which gives the same without padding, whatever the items' sizes.
 public final class ZImageTransformer: Sendable {
     public let config: ZImageTransformerConfig
     public let backend: any Backend
@@ -90,9 +91,12 @@ public final class ZImageTransformer: Sendable {
         guard latents.count == timesteps.count, latents.count == captions.count else {
             throw .batchMismatch(latents: latents.count, timesteps: timesteps.count, captions: captions.count)
         }
-        return try latents.indices.map { i throws(ZImageTransformerError) in
-            try forward(latents[i], timestep: timesteps[i], caption: captions[i], patchSize: patchSize, framePatchSize: framePatchSize)
+        var states = try latents.indices.map { i throws(ZImageTransformerError) in
+            try prepare(latents: latents[i], timestep: timesteps[i], caption: captions[i], patchSize: patchSize,
+                        framePatchSize: framePatchSize)
         }
+        for i in layers.indices { applyLayer(i, to: &states) }
+        return states.map { finish($0) }
     }
 
     /// One item: `prepare`, every joint layer, `finish`. `observe` sees each module's output under
@@ -132,12 +136,10 @@ public final class ZImageTransformer: Sendable {
         guard caption.rank == 2, caption.shape[0] > 0, caption.shape[1] == c.captionFeatureDim, caption.dtype.isFloatingPoint else {
             throw .invalidCaption(shape: caption.shape, featureDim: c.captionFeatureDim)
         }
+        try checkInputs(latentShape: s, captionTokens: caption.shape[0], patchSize: p, framePatchSize: pf)
         let grid = (f: s[1] / pf, h: s[2] / p, w: s[3] / p)
         let imageTokens = grid.f * grid.h * grid.w, captionTokens = caption.shape[0]
         let imageLength = Self.padded(imageTokens), captionLength = Self.padded(captionTokens)
-        guard captionLength + grid.f < c.axesLens[0], grid.h <= c.axesLens[1], grid.w <= c.axesLens[2] else {
-            throw .tooManyPositions(captionTokens: captionLength, grid: [grid.f, grid.h, grid.w], axesLens: c.axesLens)
-        }
 
         let adaLN = timestepEmbedding(timestep)
         observe?("t_embedder", adaLN)
@@ -174,9 +176,37 @@ public final class ZImageTransformer: Sendable {
             adaLN: adaLN, latentShape: s, imageTokens: imageTokens, patchSize: p, framePatchSize: pf)
     }
 
+    /// Throws unless latents `[C, F, H, W]` of `latentShape` (patch-aligned, checked by `prepare`)
+    /// and a caption of `captionTokens` fit the rotary position range (`axes_lens`).
+    public func checkInputs(latentShape s: [Int], captionTokens: Int, patchSize p: Int = 2,
+                            framePatchSize pf: Int = 1) throws(ZImageTransformerError) {
+        let c = config
+        let grid = (f: s[1] / pf, h: s[2] / p, w: s[3] / p), captionLength = Self.padded(captionTokens)
+        guard captionLength + grid.f < c.axesLens[0], grid.h <= c.axesLens[1], grid.w <= c.axesLens[2] else {
+            throw .tooManyPositions(captionTokens: captionLength, grid: [grid.f, grid.h, grid.w], axesLens: c.axesLens)
+        }
+    }
+
     /// Joint block `index` (`layers.<index>`) on the state's hidden states.
     public func applyLayer(_ index: Int, to state: inout ZImageTransformerState) {
         state.hidden = layers[index](state.hidden, rope: state.rope, adaLN: state.adaLN, backend)
+    }
+
+    /// Joint block `index` on several items at once (`items` of `states`, all by default): one
+    /// GEMM per projection over their stacked rows, attention and modulation per item. Each item
+    /// gets exactly what `applyLayer(_:to:)` gives it alone.
+    public func applyLayer(_ index: Int, to states: inout [ZImageTransformerState], items: [Int]? = nil) {
+        let chosen = items ?? Array(states.indices)
+        guard !chosen.isEmpty else { return }
+        let out = layers[index](chosen.map { states[$0].hidden }, ropes: chosen.map { states[$0].rope },
+                                adaLNs: chosen.map { states[$0].adaLN }, backend)
+        for (slot, item) in chosen.enumerated() { states[item].hidden = out[slot] }
+    }
+
+    /// What joint block `index` feeds its attention: `attention_norm1(hidden) * (1 + scale_msa)`,
+    /// the timestep-modulated input TeaCache compares between steps.
+    public func modulatedInput(layer index: Int, of state: ZImageTransformerState) -> Tensor {
+        layers[index].modulatedInput(state.hidden, adaLN: state.adaLN, backend)
     }
 
     /// The final layer (LayerNorm without affine, scaled by `1 + adaLN_modulation(t)`, Linear) and
