@@ -61,10 +61,15 @@ struct Generate: AsyncParsableCommand {
     @Flag(help: "Decode the image tile by tile, bounding the VAE's memory for large sizes (image models).")
     var vaeTiling = false
 
+    @OptionGroup var diffusion: DiffusionOptions
+
     func run() async throws {
         if try ModelRegistry.resolve(directory: model.modelDir).stages == [.diffusion] {
-            try generateImage()
+            try await generateImage()
             return
+        }
+        if diffusion.cacheBackend != "none" || diffusion.resolvedCacheConfig != nil {
+            throw ValidationError("--cache-backend/--cache-config apply to diffusion models; \(model.modelDir) is a text model")
         }
         var options = EngineOptions()
         options.threads = model.threads

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import OmniEngine
 import OmniPipeline
 import OmniServer
 
@@ -25,6 +26,40 @@ struct ModelOptions: ParsableArguments {
             throw ValidationError("--dtype must be auto, float32, bfloat16 or float16, got \(dtype)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+    }
+}
+
+/// Options of diffusion models (`serve` and `generate`): the step batch and the step cache.
+struct DiffusionOptions: ParsableArguments {
+    @Option(help: "none, tea_cache or first_block_cache: diffusion step caching (env OMNI_CACHE_BACKEND).")
+    var cacheBackend: String = EnvironmentDefault.string("CACHE_BACKEND") ?? "none"
+
+    @Option(help: "JSON settings for --cache-backend, e.g. '{\"residual_diff_threshold\": 0.1}' (env OMNI_CACHE_CONFIG).")
+    var cacheConfig: String?
+
+    @Option(help: "Diffusion requests denoised together, step by step (env OMNI_DIFFUSION_BATCH_SIZE).")
+    var diffusionBatchSize: Int = EnvironmentDefault.int("DIFFUSION_BATCH_SIZE") ?? 4
+
+    var resolvedCacheConfig: String? { cacheConfig ?? EnvironmentDefault.string("CACHE_CONFIG") }
+
+
+    /// The step cache the flags ask for.
+    func cache() throws -> DiffusionCacheConfig {
+        do {
+            return try DiffusionCacheConfig(backend: cacheBackend, json: resolvedCacheConfig)
+        } catch {
+            throw ValidationError("--cache-backend/--cache-config: \(error)")
+        }
+    }
+
+    func validate() throws {
+        _ = try cache()
+        guard diffusionBatchSize >= 1 else { throw ValidationError("--diffusion-batch-size must be at least 1, got \(diffusionBatchSize)") }
+    }
+
+    func apply(to options: inout EngineOptions) throws {
+        options.diffusionCache = try cache()
+        options.maxDiffusionBatchSize = diffusionBatchSize
     }
 }
 
@@ -80,18 +115,13 @@ struct Serve: AsyncParsableCommand {
     @Option(help: "A stage-graph YAML overriding the model's built-in one (env OMNI_STAGE_CONFIG).")
     var stageConfig: String?
 
-    @Option(help: "none, tea_cache or first_block_cache: diffusion step caching (env OMNI_CACHE_BACKEND).")
-    var cacheBackend: String = EnvironmentDefault.string("CACHE_BACKEND") ?? "none"
-
-    @Option(help: "JSON settings for --cache-backend (env OMNI_CACHE_CONFIG).")
-    var cacheConfig: String?
+    @OptionGroup var diffusion: DiffusionOptions
 
     var resolvedServedModelName: String { servedModelName ?? EnvironmentDefault.string("SERVED_MODEL_NAME") ?? model.modelDir }
     var resolvedAPIKey: String? { apiKey ?? EnvironmentDefault.string("API_KEY") }
     var resolvedMaxModelLen: Int? { maxModelLen ?? EnvironmentDefault.int("MAX_MODEL_LEN") }
     var resolvedKVCacheMemory: Int? { kvCacheMemory ?? EnvironmentDefault.int("KV_CACHE_MEMORY") }
     var resolvedStageConfig: String? { stageConfig ?? EnvironmentDefault.string("STAGE_CONFIG") }
-    var resolvedCacheConfig: String? { cacheConfig ?? EnvironmentDefault.string("CACHE_CONFIG") }
 
     func validate() throws {
         guard (0...65535).contains(port) else { throw ValidationError("--port must be in 0...65535, got \(port)") }
@@ -111,9 +141,6 @@ struct Serve: AsyncParsableCommand {
         }
         guard model.device == "cpu" else { throw ValidationError("--device cuda: this build runs on the CPU only") }
         if resolvedStageConfig != nil { throw ValidationError("--stage-config: text models run as one built-in stage; no override is supported yet") }
-        guard cacheBackend == "none", resolvedCacheConfig == nil else {
-            throw ValidationError("--cache-backend/--cache-config apply to diffusion models, which this build does not serve yet")
-        }
     }
 
     func run() async throws {
@@ -129,6 +156,9 @@ struct Serve: AsyncParsableCommand {
             throw ModelDirectoryError.notAnLLM(directory: model.modelDir, name: spec.name)
         }
 
+        if spec.stages == [.ar], diffusion.cacheBackend != "none" || diffusion.resolvedCacheConfig != nil {
+            throw ValidationError("--cache-backend/--cache-config apply to diffusion models; \(model.modelDir) is a text model (\(spec.name))")
+        }
         var engine = EngineOptions()
         engine.threads = model.threads
         engine.weightDType = model.dtype == "auto" ? nil : model.dtype
@@ -136,6 +166,7 @@ struct Serve: AsyncParsableCommand {
         engine.maxNumSeqs = maxNumSeqs
         engine.maxNumBatchedTokens = maxNumBatchedTokens
         engine.kvCacheMemory = resolvedKVCacheMemory
+        try diffusion.apply(to: &engine)
         var configuration = ServerConfiguration(modelDirectory: model.modelDir, engine: engine)
         configuration.host = host
         configuration.port = port

@@ -173,3 +173,89 @@ def test_text_routes_on_image_model_and_info_routes(image_server):
 def test_images_route_on_text_model_is_400(server):
     response = server.post("/v1/images/generations", {"prompt": "a cat", "size": "16x16"})
     assert response.status_code == 400 and response.json()["error"]["param"] == "model"
+
+
+def test_concurrent_requests_are_batched_and_give_their_solo_images(image_server):
+    """Requests sent at different moments join the diffusion engine's running batch between steps;
+    each image equals the one the same request gives alone."""
+    import threading
+    import time
+    bodies = [
+        {"prompt": "a red cat on a mat", "size": "32x24", "seed": 11, "num_inference_steps": 6},
+        {"prompt": "a small house", "size": "16x32", "seed": 12, "num_inference_steps": 4, "guidance_scale": 3.0,
+         "negative_prompt": "dark"},
+        {"prompt": "hello", "size": "48x16", "seed": 13, "num_inference_steps": 5, "n": 2},
+        {"prompt": "a red cat on a mat", "size": "32x24", "seed": 14, "num_inference_steps": 3,
+         "cache_backend": "first_block_cache"},
+    ]
+
+    def images(response):
+        assert response.status_code == 200, response.text
+        return [base64.b64decode(d["b64_json"]) for d in response.json()["data"]]
+
+    alone = [images(image_server.post("/v1/images/generations", {"model": IMAGE_MODEL_NAME, **b})) for b in bodies]
+    together = [None] * len(bodies)
+
+    def send(k):
+        time.sleep(0.02 * k)
+        together[k] = images(image_server.post("/v1/images/generations", {"model": IMAGE_MODEL_NAME, **bodies[k]}))
+
+    threads = [threading.Thread(target=send, args=(k,)) for k in range(len(bodies))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert together == alone
+
+
+def test_step_cache_per_request_reports_skipped_blocks(image_server):
+    body = {"model": IMAGE_MODEL_NAME, "prompt": "a red cat on a mat", "size": "32x24", "seed": 5,
+            "num_inference_steps": 12}
+    plain = image_server.post("/v1/images/generations", body).json()
+    assert plain["cache"] == {"backend": "none", "skipped_blocks": 0, "computed_blocks": 12 * 2, "cached_steps": [[]]}
+    # A threshold no change exceeds: every step after the first reuses the blocks' residual.
+    cached = image_server.post("/v1/images/generations", {
+        **body, "cache_backend": "first_block_cache", "cache_config": {"residual_diff_threshold": 1e9}}).json()
+    assert cached["cache"]["backend"] == "first_block_cache"
+    assert cached["cache"]["cached_steps"] == [list(range(1, 12))]
+    assert cached["cache"]["skipped_blocks"] == 11 and cached["cache"]["computed_blocks"] == 12 * 2 - 11
+    assert cached["data"][0]["b64_json"] != plain["data"][0]["b64_json"]
+    # Threshold 0 never reuses: the image is the uncached one.
+    exact = image_server.post("/v1/images/generations", {
+        **body, "cache_backend": "first_block_cache", "cache_config": {"residual_diff_threshold": 0}}).json()
+    assert exact["cache"]["skipped_blocks"] == 0 and exact["data"] == plain["data"]
+    tea = image_server.post("/v1/images/generations", {
+        **body, "cache_backend": "tea_cache", "cache_config": {"rel_l1_thresh": 1e9}}).json()
+    assert tea["cache"]["cached_steps"] == [list(range(1, 11))]   # the first and last steps always run
+    assert tea["cache"]["skipped_blocks"] == 10 * 2
+
+
+@pytest.mark.parametrize("body,param", [
+    ({"cache_backend": "magic"}, "cache_backend"),
+    ({"cache_backend": 1}, "cache_backend"),
+    ({"cache_config": "fast"}, "cache_config"),
+    ({"cache_backend": "first_block_cache", "cache_config": {"rel_l1_thresh": 0.2}}, "cache_config.rel_l1_thresh"),
+    ({"cache_backend": "first_block_cache", "cache_config": {"residual_diff_threshold": -1}},
+     "cache_config.residual_diff_threshold"),
+    ({"cache_backend": "tea_cache", "cache_config": {"coefficients": []}}, "cache_config.coefficients"),
+    ({"cache_backend": "first_block_cache", "cache_config": {"max_warmup_steps": 1.5}}, "cache_config.max_warmup_steps"),
+    ({"guidance_scale": 2.0, "true_cfg_scale": 3.0}, "true_cfg_scale"),
+    ({"true_cfg_scale": -1}, "true_cfg_scale"),
+    ({"cfg_truncation": 2}, "cfg_truncation"),
+    ({"cfg_normalization": -0.5}, "cfg_normalization"),
+    ({"max_sequence_length": 0}, "max_sequence_length"),
+])
+def test_bad_cache_and_guidance_fields_are_400(image_server, body, param):
+    request = {"model": IMAGE_MODEL_NAME, "prompt": "a cat", "size": "32x24", **FAST, **body}
+    response = image_server.post("/v1/images/generations", request)
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["param"] == param, response.json()
+
+
+def test_true_cfg_scale_is_the_guidance_scale(image_server):
+    body = {"model": IMAGE_MODEL_NAME, "prompt": "a cat", "size": "32x24", "seed": 9, "num_inference_steps": 2,
+            "negative_prompt": "dog"}
+    by_guidance = image_server.post("/v1/images/generations", {**body, "guidance_scale": 3.0}).json()["data"]
+    by_true_cfg = image_server.post("/v1/images/generations", {**body, "true_cfg_scale": 3.0}).json()["data"]
+    unguided = image_server.post("/v1/images/generations", body).json()["data"]
+    assert by_guidance == by_true_cfg != unguided

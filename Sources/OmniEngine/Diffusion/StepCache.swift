@@ -1,4 +1,6 @@
+import Foundation
 import OmniTensor
+import OmniWeights
 
 /// Which step cache a diffusion request runs with, and its settings (`--cache-backend`,
 /// `--cache-config`, or a request's `cache_backend` / `cache_config`).
@@ -100,13 +102,14 @@ public enum DiffusionCacheConfigError: Error, Sendable, Equatable, CustomStringC
     case unknownField(String, kind: String, allowed: [String])
     case invalidValue(String, String)
     case notAnObject
+    case invalidJSON(String)
 
     /// The offending field's name, for an HTTP 400's `param`.
     public var field: String {
         switch self {
         case .unknownBackend: "cache_backend"
         case .unknownField(let key, _, _), .invalidValue(let key, _): key
-        case .notAnObject: "cache_config"
+        case .notAnObject, .invalidJSON: "cache_config"
         }
     }
 
@@ -121,6 +124,8 @@ public enum DiffusionCacheConfigError: Error, Sendable, Equatable, CustomStringC
             "cache setting \(key) must be \(expected)"
         case .notAnObject:
             "the cache config must be a JSON object"
+        case .invalidJSON(let reason):
+            "the cache config is not valid JSON: \(reason)"
         }
     }
 }
@@ -232,5 +237,45 @@ public struct StepCacheState: Sendable {
     /// numpy's `poly1d(coefficients)(x)`: highest power first.
     static func polynomial(_ coefficients: [Double], at x: Double) -> Double {
         coefficients.reduce(0) { $0 * x + $1 }
+    }
+}
+
+extension DiffusionCacheConfig {
+    /// `--cache-backend NAME --cache-config JSON`: the backend's settings from a JSON object.
+    /// - Throws: `DiffusionCacheConfigError` naming the backend or the field at fault.
+    public init(backend: String, json: String?) throws(DiffusionCacheConfigError) {
+        guard let kind = Kind(rawValue: backend) else { throw .unknownBackend(backend) }
+        guard let json else {
+            self.init(kind: kind)
+            return
+        }
+        let value: JSONValue
+        do {
+            value = try JSONValue(parsing: Data(json.utf8))
+        } catch {
+            throw .invalidJSON("\(error)")
+        }
+        guard case .object(let object) = value else { throw .notAnObject }
+        try self.init(kind: kind, fields: object.mapValues(StepCacheSetting.init))
+    }
+}
+
+extension StepCacheSetting {
+    /// A JSON value as a setting: numbers and lists of numbers; anything else is `.other`.
+    public init(_ value: JSONValue) {
+        switch value {
+        case .int(let v): self = .number(Double(v))
+        case .double(let v): self = .number(v)
+        case .array(let items):
+            let numbers = items.compactMap { item -> Double? in
+                switch item {
+                case .int(let v): Double(v)
+                case .double(let v): v
+                default: nil
+                }
+            }
+            self = numbers.count == items.count ? .numbers(numbers) : .other
+        default: self = .other
+        }
     }
 }

@@ -55,6 +55,11 @@ struct RequestLogMiddleware: RouterMiddleware {
             ]
             if let tokens = values.promptTokens { metadata["prompt_tokens"] = "\(tokens)" }
             if let tokens = values.completionTokens { metadata["completion_tokens"] = "\(tokens)" }
+            if let images = values.images { metadata["images"] = "\(images)" }
+            if let skipped = values.skippedBlocks, let computed = values.computedBlocks {
+                metadata["skipped_blocks"] = "\(skipped)"
+                metadata["computed_blocks"] = "\(computed)"
+            }
             if values.clientDisconnected { metadata["client_disconnected"] = "true" }
             let level: Logger.Level = status.code >= 500 ? .error : .info
             logger.log(level: level, "\(method) \(path)", metadata: metadata)

@@ -1,3 +1,4 @@
+import OmniEngine
 import OmniTokenizer
 
 /// A request's JSON object, read field by field. Every accessor checks the field's type and range
@@ -161,4 +162,27 @@ extension JinjaValue {
     /// JSON null. Spelled out because `.none` next to an optional means `Optional.none`, and a
     /// subscript assignment of it would delete the key instead of writing null.
     static var null: JinjaValue { JinjaValue.none }
+}
+
+extension RequestFields {
+    /// This object's fields as step-cache settings (`cache_config`): numbers and lists of numbers;
+    /// anything else is kept as `.other`, which the settings refuse by name.
+    var cacheSettings: [String: StepCacheSetting] {
+        object.reduce(into: [:]) { settings, entry in
+            func number(_ v: JinjaValue) -> Double? {
+                switch v {
+                case .int(let i): Double(i)
+                case .double(let d): d
+                default: nil
+                }
+            }
+            switch entry.value {
+            case .array(let items):
+                let numbers = items.compactMap(number)
+                settings[entry.key] = numbers.count == items.count ? .numbers(numbers) : .other
+            default:
+                settings[entry.key] = number(entry.value).map { .number($0) } ?? .other
+            }
+        }
+    }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import OmniEngine
 import OmniModels
 import OmniPipeline
 import OmniTokenizer
@@ -22,7 +23,7 @@ extension APIRoutes {
         guard let reservation = admission.reserve(jobs.count) else { throw APIError.overloaded(retryAfter: 1) }
         defer { reservation.release() }
         let created = Int(Date().timeIntervalSince1970)
-        let images: [[UInt8]]
+        let images: [ServedImageModel.Image]
         do {
             if let connection = await DisconnectWatcher.connection(of: context.channel) {
                 images = try await connection.cancellingOnClose { try await model.generate(jobs) }
@@ -32,8 +33,20 @@ extension APIRoutes {
         } catch {
             throw Self.imageError(error) ?? error
         }
-        let data: [JinjaValue] = images.map { ["b64_json": .string(Data($0).base64EncodedString())] }
-        return json(["created": .int(created), "data": .array(data)])
+        let skipped = images.reduce(0) { $0 + $1.cache.skippedBlocks }, computed = images.reduce(0) { $0 + $1.cache.computedBlocks }
+        context.record.update {
+            $0.images = images.count
+            $0.skippedBlocks = skipped
+            $0.computedBlocks = computed
+        }
+        let data: [JinjaValue] = images.map { ["b64_json": .string(Data($0.png).base64EncodedString())] }
+        // Extension: what the step cache did, per image and in all (joint-block evaluations).
+        let cache: JinjaValue = [
+            "backend": .string(jobs[0].cache.kind.rawValue),
+            "skipped_blocks": .int(skipped), "computed_blocks": .int(computed),
+            "cached_steps": .array(images.map { .array($0.cache.cachedSteps.map { .int($0) }) }),
+        ]
+        return json(["created": .int(created), "data": .array(data), "cache": cache])
     }
 
     /// The 400 for what the model refuses about a request that passed the field checks (an image
@@ -44,6 +57,8 @@ extension APIRoutes {
             return .invalid("size", "size: \(error)")
         case ZImagePipelineError.invalidSteps:
             return .invalid("num_inference_steps", "\(error)")
+        case PipelineError.invalidPrompt(let message):
+            return .invalid("prompt", message)
         case ZImageTransformerError.tooManyPositions(_, let grid, let lens):
             let sizeAtFault = grid.count == 3 && lens.count == 3 && (grid[1] > lens[1] || grid[2] > lens[2])
             return .invalid(sizeAtFault ? "size" : "prompt", "This model cannot generate it: \(error).")
@@ -52,12 +67,12 @@ extension APIRoutes {
         }
     }
 
-    static func parseImageRequest(_ fields: RequestFields, model: ServedImageModel) throws(APIError) -> [ServedImageModel.Job] {
+    static func parseImageRequest(_ fields: RequestFields, model: ServedImageModel) throws(APIError) -> [ImageRequest] {
         if let requested = try fields.string("model"), requested != model.name { throw .modelNotFound(requested) }
         return try parseImageFields(fields, model: model)
     }
 
-    private static func parseImageFields(_ fields: RequestFields, model: ServedImageModel) throws(APIError) -> [ServedImageModel.Job] {
+    private static func parseImageFields(_ fields: RequestFields, model: ServedImageModel) throws(APIError) -> [ImageRequest] {
         guard let prompt = try fields.string("prompt") else { throw .invalid("prompt", "prompt is required (a string).") }
         let n = try fields.int("n", in: 1...4) ?? 1
         let format = try fields.string("response_format") ?? "b64_json"
@@ -66,13 +81,26 @@ extension APIRoutes {
         }
         let (width, height) = try imageSize(fields, multiple: model.pipeline.sizeMultiple)
         let steps = try fields.int("num_inference_steps", in: 1...100) ?? 8
-        let guidance = try fields.double("guidance_scale") ?? 0
-        guard guidance >= 0 else { throw .invalid("guidance_scale", "guidance_scale must be at least 0, got \(guidance).") }
-        // Z-Image's guidance is classifier-free guidance itself: true_cfg_scale is checked and
-        // otherwise ignored.
-        if let trueCFG = try fields.double("true_cfg_scale"), trueCFG < 0 {
-            throw .invalid("true_cfg_scale", "true_cfg_scale must be at least 0, got \(trueCFG).")
+        // Z-Image's guidance_scale is classifier-free guidance itself (with the negative prompt),
+        // which is what true_cfg_scale means for pipelines that have both: either names it.
+        let guidanceField = try fields.double("guidance_scale"), trueCFG = try fields.double("true_cfg_scale")
+        for (name, value) in [("guidance_scale", guidanceField), ("true_cfg_scale", trueCFG)] {
+            if let value, !(0...100).contains(value) { throw .invalid(name, "\(name) must be in [0, 100], got \(value).") }
         }
+        if let guidanceField, let trueCFG, guidanceField != trueCFG {
+            throw .invalid("true_cfg_scale", "true_cfg_scale \(trueCFG) contradicts guidance_scale \(guidanceField): for this model both are the classifier-free guidance scale; give one.")
+        }
+        let guidance = guidanceField ?? trueCFG ?? 0
+        let cfgTruncation = try fields.double("cfg_truncation") ?? 1
+        guard (0...1).contains(cfgTruncation) else {
+            throw .invalid("cfg_truncation", "cfg_truncation must be in [0, 1], got \(cfgTruncation).")
+        }
+        let cfgNormalization = try fields.double("cfg_normalization") ?? 0
+        guard cfgNormalization >= 0, cfgNormalization.isFinite else {
+            throw .invalid("cfg_normalization", "cfg_normalization must be at least 0 (0: off), got \(cfgNormalization).")
+        }
+        let maxSequenceLength = try fields.int("max_sequence_length", in: 1...1024) ?? 512
+        let cache = try cacheConfig(fields, default: model.generator.defaultCache)
         let negativePrompt = try fields.string("negative_prompt")
         let seed: UInt64
         if let given = try fields.int("seed", in: 0...Int.max) {
@@ -81,8 +109,33 @@ extension APIRoutes {
             seed = UInt64.random(in: 0...UInt64(UInt32.max))
         }
         return (0..<n).map { index in
-            ServedImageModel.Job(prompt: prompt, negativePrompt: negativePrompt, width: width, height: height,
-                                 steps: steps, guidanceScale: guidance, seed: seed &+ UInt64(index))
+            ImageRequest(prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
+                         guidanceScale: guidance, cfgTruncation: cfgTruncation, cfgNormalization: cfgNormalization,
+                         seed: seed &+ UInt64(index), maxSequenceLength: maxSequenceLength, cache: cache)
+        }
+    }
+
+    /// The request's step cache: `cache_backend` (none, tea_cache, first_block_cache) and
+    /// `cache_config` (that backend's settings) override the server's `--cache-backend` /
+    /// `--cache-config`; settings alone adjust the server's backend.
+    private static func cacheConfig(_ fields: RequestFields, default server: DiffusionCacheConfig) throws(APIError) -> DiffusionCacheConfig {
+        let backend = try fields.string("cache_backend")
+        let settings = try fields.object("cache_config")
+        guard backend != nil || settings != nil else { return server }
+        let kind: DiffusionCacheConfig.Kind
+        if let backend {
+            guard let k = DiffusionCacheConfig.Kind(rawValue: backend) else {
+                throw .invalid("cache_backend", "\(DiffusionCacheConfigError.unknownBackend(backend)).")
+            }
+            kind = k
+        } else {
+            kind = server.kind
+        }
+        guard let settings else { return backend == nil || kind == server.kind ? server : DiffusionCacheConfig(kind: kind) }
+        do {
+            return try DiffusionCacheConfig(kind: kind, fields: settings.cacheSettings)
+        } catch {
+            throw .invalid("cache_config.\(error.field)", "cache_config: \(error).")
         }
     }
 

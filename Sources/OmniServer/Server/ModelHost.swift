@@ -100,7 +100,7 @@ final class ModelHost: Service, Sendable {
         do {
             model = try await onLoadThread { [configuration] in
                 try ServedImageModel(name: configuration.modelName, directory: configuration.modelDirectory,
-                                     threads: configuration.engine.threads)
+                                     options: configuration.engine)
             }
         } catch {
             logger.critical("could not load the model; stopping", metadata: [
@@ -113,6 +113,8 @@ final class ModelHost: Service, Sendable {
         }
         logger.info("model ready", metadata: [
             "model": "\(configuration.modelName)", "architecture": "\(ZImagePipeline.className)",
+            "max_batch_size": "\(configuration.engine.maxDiffusionBatchSize)",
+            "cache_backend": "\(configuration.engine.diffusionCache.kind.rawValue)",
             "load_seconds": "\((ContinuousClock.now - started).seconds)",
         ])
         try? await gracefulShutdown()

@@ -23,6 +23,10 @@ final class RequestRecord: Sendable {
         var requestId: String?
         var promptTokens: Int?
         var completionTokens: Int?
+        /// Images generated, and the DiT joint-block evaluations the step cache skipped / ran.
+        var images: Int?
+        var skippedBlocks: Int?
+        var computedBlocks: Int?
         /// Set when the client went away before the answer was complete.
         var clientDisconnected = false
     }

@@ -1,57 +1,41 @@
 import Foundation
+import OmniEngine
 import OmniMedia
 import OmniPipeline
-import OmniTensor
-import Synchronization
 
-/// A text-to-image model behind `/v1/images/generations`: its pipeline and one serial queue that
-/// runs generations one at a time, off the event loop (the pipeline is synchronous CPU work).
+/// A text-to-image model behind `/v1/images/generations`: its diffusion engine, which batches the
+/// images of every request in flight step by step on its own thread.
 struct ServedImageModel: Sendable {
     let name: String
-    let pipeline: ZImagePipeline
-    private let queue = DispatchQueue(label: "omni.image-generation")
+    let generator: AsyncImageGenerator
 
-    init(name: String, directory: String, threads: Int?) throws {
+    init(name: String, directory: String, options: EngineOptions) throws {
         self.name = name
-        let backend = CPUBackend(threads: threads ?? ThreadPool.physicalCores)
-        pipeline = try ZImagePipeline(directory: URL(fileURLWithPath: directory), backend: backend)
+        generator = try AsyncImageGenerator(directory: directory, options: options)
     }
 
-    /// One image's settings.
-    struct Job: Sendable {
-        var prompt: String
-        var negativePrompt: String?
-        var width: Int
-        var height: Int
-        var steps: Int
-        var guidanceScale: Double
-        var seed: UInt64
+    var pipeline: ZImagePipeline { generator.pipeline }
+
+    /// One generated image: its PNG and what the step cache did for it.
+    struct Image: Sendable {
+        var png: [UInt8]
+        var cache: StepCacheState
     }
 
-    /// PNG bytes, one per job, generated in order on the serial queue. Cancelling the calling task
-    /// (the client hung up) skips the jobs not started yet; the one running finishes and is dropped.
-    func generate(_ jobs: [Job]) async throws -> [[UInt8]] {
-        let cancelled = Mutex(false)
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<[[UInt8]], any Error>) in
-                queue.async { [pipeline] in
-                    do {
-                        var images: [[UInt8]] = []
-                        for job in jobs {
-                            if cancelled.withLock({ $0 }) { throw CancellationError() }
-                            let output = try pipeline.generate(
-                                prompt: job.prompt, negativePrompt: job.negativePrompt, width: job.width,
-                                height: job.height, steps: job.steps, guidanceScale: job.guidanceScale, seed: job.seed)
-                            images.append(try PNGEncoder.encode(output.image))
-                        }
-                        continuation.resume(returning: images)
-                    } catch {
-                        continuation.resume(throwing: error)
-                    }
+    /// The requests' images in order, generated concurrently (they join the engine's running batch
+    /// together). Cancelling the calling task (the client hung up) aborts all of them at the next
+    /// step boundary; the first failure cancels the rest.
+    func generate(_ requests: [ImageRequest]) async throws -> [Image] {
+        try await withThrowingTaskGroup(of: (Int, Image).self) { group in
+            for (index, request) in requests.enumerated() {
+                group.addTask { [generator] in
+                    let output = try await generator.generate(request)
+                    return (index, Image(png: try PNGEncoder.encode(output.image), cache: output.cache))
                 }
             }
-        } onCancel: {
-            cancelled.withLock { $0 = true }
+            var images = [Image?](repeating: nil, count: requests.count)
+            for try await (index, image) in group { images[index] = image }
+            return images.map { $0! }
         }
     }
 }
