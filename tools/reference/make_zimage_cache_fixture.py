@@ -16,7 +16,8 @@ Runs (RUNS, the `run` names below):
                        shipped; the two shims in first_block_cache() say why.
   teacache_<thresh>    TeaCache as vLLM-Omni implements it for ZImageTransformer2DModel (not in
                        diffusers; re-implemented here in TeaCache below) at rel_l1_thresh 0.2 (its
-                       default) and 0.4, with vLLM-Omni's calibrated Z-Image coefficients.
+                       default) and 0.6 (case 0's last step is then a cached one: vLLM-Omni forces
+                       only the first step), with vLLM-Omni's calibrated Z-Image coefficients.
   dbcache_<threshold>  cache-dit's DBCache with vLLM-Omni's defaults (Fn=1, Bn=0, 4 warm-up steps,
                        max_continuous_cached_steps 3, no cap on cached steps) at residual_diff_threshold
                        0.24 (its default) and 0.4 (where the consecutive-cache limit forces computes),
@@ -97,7 +98,7 @@ RUNS = [
     dict(name="fbc_0.24", method="first_block_cache", threshold=0.24),
     dict(name="fbc_0.3", method="first_block_cache", threshold=0.3),
     dict(name="teacache_0.2", method="teacache", rel_l1_thresh=0.2, coefficients=ZIMAGE_TEACACHE_COEFFICIENTS),
-    dict(name="teacache_0.4", method="teacache", rel_l1_thresh=0.4, coefficients=ZIMAGE_TEACACHE_COEFFICIENTS),
+    dict(name="teacache_0.6", method="teacache", rel_l1_thresh=0.6, coefficients=ZIMAGE_TEACACHE_COEFFICIENTS),
     # vLLM-Omni's cache-dit defaults, then a threshold at which max_continuous_cached_steps forces computes.
     *[dict(name=f"dbcache_{threshold}", method="dbcache", Fn_compute_blocks=1, Bn_compute_blocks=0,
            residual_diff_threshold=threshold, max_warmup_steps=4, max_cached_steps=-1, max_continuous_cached_steps=3)
