@@ -259,3 +259,16 @@ def test_true_cfg_scale_is_the_guidance_scale(image_server):
     by_true_cfg = image_server.post("/v1/images/generations", {**body, "true_cfg_scale": 3.0}).json()["data"]
     unguided = image_server.post("/v1/images/generations", body).json()["data"]
     assert by_guidance == by_true_cfg != unguided
+
+
+def test_metrics_count_images_and_skipped_blocks(image_server):
+    before = image_server.metrics()
+    body = {"model": IMAGE_MODEL_NAME, "prompt": "a cat", "size": "32x24", "seed": 2, "num_inference_steps": 5, "n": 2,
+            "cache_backend": "first_block_cache", "cache_config": {"residual_diff_threshold": 1e9}}
+    result = image_server.post("/v1/images/generations", body).json()
+    after = image_server.metrics()
+    assert after["omni:images_generated_total"] - before.get("omni:images_generated_total", 0) == 2
+    skipped = after["omni:diffusion_skipped_blocks_total"] - before.get("omni:diffusion_skipped_blocks_total", 0)
+    assert skipped == result["cache"]["skipped_blocks"] == 2 * 4
+    assert after["omni:request_success_total:stop"] - before.get("omni:request_success_total:stop", 0) == 1
+    assert after["omni:num_requests_running"] == 0 and after["omni:num_requests_waiting"] == 0

@@ -26,6 +26,10 @@ final class ServerMetrics: Sendable {
     private let prefixCacheHits: CoreMetrics.Counter
     private let preemptions: CoreMetrics.Counter
     private let success: [FinishReason: CoreMetrics.Counter]
+    /// Image models: images made, and the DiT joint-block evaluations the step cache skipped / ran.
+    private let imagesGenerated: CoreMetrics.Counter
+    private let skippedBlocks: CoreMetrics.Counter
+    private let computedBlocks: CoreMetrics.Counter
     /// The engine counters as of the last scrape, so the Prometheus counters advance by the difference.
     private let lastSeen = Mutex<EngineMetrics?>(nil)
 
@@ -65,6 +69,26 @@ final class ServerMetrics: Sendable {
             .length: counter("request_success_total", [("finished_reason", "length")]),
             .abort: counter("request_success_total", [("finished_reason", "abort")]),
         ]
+        imagesGenerated = counter("images_generated_total")
+        skippedBlocks = counter("diffusion_skipped_blocks_total")
+        computedBlocks = counter("diffusion_computed_blocks_total")
+    }
+
+    /// An image request ended: its images and what the step cache did (a request that failed or
+    /// was aborted counts as an abort with no images).
+    func imagesFinished(images: Int, skippedBlocks skipped: Int, computedBlocks computed: Int, latency: Duration) {
+        success[images > 0 ? .stop : .abort]?.increment()
+        guard images > 0 else { return }
+        requestLatency.recordInterval(latency)
+        imagesGenerated.increment(by: images)
+        skippedBlocks.increment(by: skipped)
+        computedBlocks.increment(by: computed)
+    }
+
+    /// The diffusion engine's running batch and queue, for the scrape.
+    func diffusionLoad(running r: Int, waiting w: Int) {
+        running.record(r)
+        waiting.record(w)
     }
 
     /// A completion ended (vLLM's request_success_total by finish reason).

@@ -41,6 +41,10 @@ struct APIRoutes: Sendable {
 
     private func metricsText() async -> Response {
         let engine = try? await host.model().omni.settledMetrics()
+        if let image = try? host.imageModel() {
+            let load = image.generator.load
+            metrics.diffusionLoad(running: load.running, waiting: load.waiting)
+        }
         let text = metrics.exposition(engine: engine)
         return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
                         body: .init(byteBuffer: ByteBuffer(bytes: text)))

@@ -22,7 +22,7 @@ extension APIRoutes {
         context.record.update { $0.requestId = id }
         guard let reservation = admission.reserve(jobs.count) else { throw APIError.overloaded(retryAfter: 1) }
         defer { reservation.release() }
-        let created = Int(Date().timeIntervalSince1970)
+        let created = Int(Date().timeIntervalSince1970), start = ContinuousClock.now
         let images: [ServedImageModel.Image]
         do {
             if let connection = await DisconnectWatcher.connection(of: context.channel) {
@@ -31,9 +31,12 @@ extension APIRoutes {
                 images = try await model.generate(jobs)
             }
         } catch {
+            metrics.imagesFinished(images: 0, skippedBlocks: 0, computedBlocks: 0, latency: ContinuousClock.now - start)
             throw Self.imageError(error) ?? error
         }
         let skipped = images.reduce(0) { $0 + $1.cache.skippedBlocks }, computed = images.reduce(0) { $0 + $1.cache.computedBlocks }
+        metrics.imagesFinished(images: images.count, skippedBlocks: skipped, computedBlocks: computed,
+                               latency: ContinuousClock.now - start)
         context.record.update {
             $0.images = images.count
             $0.skippedBlocks = skipped
