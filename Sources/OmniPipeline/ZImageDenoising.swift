@@ -78,6 +78,11 @@ public struct ZImageJob: Sendable {
 }
 
 extension ZImagePipeline {
+    /// TeaCache's rescaling polynomial for Z-Image (vLLM-Omni's calibration, highest power first):
+    /// maps the relative change of the first block's modulated input to the expected change of the
+    /// output.
+    public static let teaCacheCoefficients = [-75.4613422, -92.3596156, 57.5318402, -3.76790311, 0.227176809]
+
     /// Checks a request, encodes its prompts and draws its seeded latents: the job before its first
     /// step. Everything a request can be refused for is checked here, so that a batch of jobs never
     /// fails because of one of them.
@@ -100,8 +105,10 @@ extension ZImagePipeline {
         let mu = scheduler.calculateShift(imageSeqLen: (shape[2] / 2) * (shape[3] / 2))
         try scheduler.setTimesteps(sigmas: SigmaSchedules.zImageDefault(steps: r.steps), mu: mu)
         scheduler.setBeginIndex(0)
+        var cache = r.cache
+        if cache.kind == .teaCache, cache.coefficients == nil { cache.coefficients = Self.teaCacheCoefficients }
         return ZImageJob(request: r, caption: caption, negativeCaption: negative, latents: latents, scheduler: scheduler,
-                         cache: r.cache.makeState(steps: r.steps))
+                         cache: cache.makeState(steps: r.steps))
     }
 
     /// One denoising step for each unfinished job, as one batch: every branch of every job goes

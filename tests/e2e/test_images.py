@@ -214,11 +214,16 @@ def test_step_cache_per_request_reports_skipped_blocks(image_server):
     plain = image_server.post("/v1/images/generations", body).json()
     assert plain["cache"] == {"backend": "none", "skipped_blocks": 0, "computed_blocks": 12 * 2, "cached_steps": [[]]}
     # A threshold no change exceeds: every step after the first reuses the blocks' residual.
+    unlimited = {"residual_diff_threshold": 1e9, "max_warmup_steps": 0, "max_continuous_cached_steps": -1}
     cached = image_server.post("/v1/images/generations", {
-        **body, "cache_backend": "first_block_cache", "cache_config": {"residual_diff_threshold": 1e9}}).json()
+        **body, "cache_backend": "first_block_cache", "cache_config": unlimited}).json()
     assert cached["cache"]["backend"] == "first_block_cache"
     assert cached["cache"]["cached_steps"] == [list(range(1, 12))]
     assert cached["cache"]["skipped_blocks"] == 11 and cached["cache"]["computed_blocks"] == 12 * 2 - 11
+    # The default warm-up (4 steps) and run limit (3 cached steps in a row) bound it.
+    bounded = image_server.post("/v1/images/generations", {
+        **body, "cache_backend": "first_block_cache", "cache_config": {"residual_diff_threshold": 1e9}}).json()
+    assert bounded["cache"]["cached_steps"] == [[4, 5, 6, 8, 9, 10]]
     assert cached["data"][0]["b64_json"] != plain["data"][0]["b64_json"]
     # Threshold 0 never reuses: the image is the uncached one.
     exact = image_server.post("/v1/images/generations", {
@@ -226,8 +231,8 @@ def test_step_cache_per_request_reports_skipped_blocks(image_server):
     assert exact["cache"]["skipped_blocks"] == 0 and exact["data"] == plain["data"]
     tea = image_server.post("/v1/images/generations", {
         **body, "cache_backend": "tea_cache", "cache_config": {"rel_l1_thresh": 1e9}}).json()
-    assert tea["cache"]["cached_steps"] == [list(range(1, 11))]   # the first and last steps always run
-    assert tea["cache"]["skipped_blocks"] == 10 * 2
+    assert tea["cache"]["cached_steps"] == [list(range(1, 12))]   # only the first step always runs
+    assert tea["cache"]["skipped_blocks"] == 11 * 2
 
 
 @pytest.mark.parametrize("body,param", [
@@ -264,7 +269,8 @@ def test_true_cfg_scale_is_the_guidance_scale(image_server):
 def test_metrics_count_images_and_skipped_blocks(image_server):
     before = image_server.metrics()
     body = {"model": IMAGE_MODEL_NAME, "prompt": "a cat", "size": "32x24", "seed": 2, "num_inference_steps": 5, "n": 2,
-            "cache_backend": "first_block_cache", "cache_config": {"residual_diff_threshold": 1e9}}
+            "cache_backend": "first_block_cache",
+            "cache_config": {"residual_diff_threshold": 1e9, "max_warmup_steps": 0, "max_continuous_cached_steps": -1}}
     result = image_server.post("/v1/images/generations", body).json()
     after = image_server.metrics()
     assert after["omni:images_generated_total"] - before.get("omni:images_generated_total", 0) == 2

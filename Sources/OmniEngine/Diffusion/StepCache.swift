@@ -7,14 +7,15 @@ import OmniWeights
 ///
 /// Both caches skip the DiT's joint blocks on steps whose input changed little since a step that ran
 /// them, adding back the residual those blocks produced then:
-/// - `first_block_cache` (diffusers' `apply_first_block_cache`, with cache-dit's warm-up and limits):
-///   the first joint block always runs; when its residual differs from the one of the last fully
-///   computed step by at most `residual_diff_threshold` (relative mean absolute difference), the
-///   other blocks are skipped.
+/// - `first_block_cache` (diffusers' `apply_first_block_cache`; warm-up and limits as cache-dit's
+///   DBCache with Fn=1, Bn=0): the first joint block always runs; when its residual differs from
+///   the one of the last fully computed step by at most `residual_diff_threshold` (relative mean
+///   absolute difference), the other blocks are skipped. Defaults are vLLM-Omni's (threshold 0.24,
+///   4 warm-up steps, at most 3 cached steps in a row).
 /// - `tea_cache` (TeaCache as vLLM-Omni has it): the first block's timestep-modulated input is
-///   compared with the previous step's; the relative L1 change, rescaled by a per-model polynomial,
-///   accumulates, and all joint blocks are skipped while the sum stays below `rel_l1_thresh`. The
-///   first and last steps always run.
+///   compared with the previous step's; the relative L1 change, rescaled by a per-model polynomial
+///   (absolute value), accumulates, and all joint blocks are skipped while the sum stays below
+///   `rel_l1_thresh` (default 0.2). The first step always runs.
 public struct DiffusionCacheConfig: Sendable, Equatable {
     public enum Kind: String, Sendable, CaseIterable {
         case none
@@ -25,17 +26,17 @@ public struct DiffusionCacheConfig: Sendable, Equatable {
     public var kind: Kind
     /// first_block_cache: the largest relative change of the first block's residual that still
     /// reuses the cached residual of the other blocks.
-    public var residualDiffThreshold: Double = 0.05
+    public var residualDiffThreshold: Double = 0.24
     /// first_block_cache: steps at the start that always compute every block.
-    public var warmupSteps: Int = 0
+    public var warmupSteps: Int = 4
     /// first_block_cache: at most this many cached steps in a row (negative: no limit).
-    public var maxContinuousCachedSteps: Int = -1
+    public var maxContinuousCachedSteps: Int = 3
     /// first_block_cache: at most this many cached steps in a request (negative: no limit).
     public var maxCachedSteps: Int = -1
     /// tea_cache: the accumulated rescaled change below which the blocks are skipped.
     public var relL1Threshold: Double = 0.2
     /// tea_cache: the rescaling polynomial's coefficients, highest power first (numpy's `poly1d`);
-    /// nil takes the model's own.
+    /// nil takes the model's own (the pipeline fills them in; without any, the distance itself).
     public var coefficients: [Double]?
 
     public init(kind: Kind = .none) { self.kind = kind }
@@ -159,10 +160,10 @@ public struct StepCacheState: Sendable {
         self.steps = steps
     }
 
-    /// The mean absolute difference of `a` and `b` relative to the mean absolute value of `b`, over
-    /// all branches together (`(a - b).abs().mean() / b.abs().mean()`).
-    static func relativeL1(_ a: [Tensor], _ b: [Tensor]) -> Double {
-        var difference = 0.0, magnitude = 0.0
+    /// The mean absolute difference of `a` and `b` relative to the mean absolute value of `b` (plus
+    /// `epsilon`), over all branches together (`(a - b).abs().mean() / (b.abs().mean() + epsilon)`).
+    static func relativeL1(_ a: [Tensor], _ b: [Tensor], epsilon: Double = 0) -> Double {
+        var difference = 0.0, magnitude = 0.0, count = 0
         for (x, y) in zip(a, b) {
             let xs = x.toFloats(), ys = y.toFloats()
             precondition(xs.count == ys.count, "step cache: tensors of different sizes")
@@ -170,22 +171,28 @@ public struct StepCacheState: Sendable {
                 difference += Double(abs(xs[i] - ys[i]))
                 magnitude += Double(abs(ys[i]))
             }
+            count += xs.count
         }
-        return magnitude > 0 ? difference / magnitude : .infinity
+        let n = Double(max(count, 1))
+        let denominator = magnitude / n + epsilon
+        return denominator > 0 ? (difference / n) / denominator : .infinity
     }
 
     /// tea_cache's choice before the blocks: whether to run them at `step`, given the first block's
-    /// modulated input per branch. Other backends always run them.
+    /// modulated input per branch. Other backends always run them. As vLLM-Omni: the first step
+    /// (and a step whose branch count changed) runs and restarts the sum; the previous input is
+    /// updated at every step, run or skipped.
     public mutating func shouldComputeBlocks(step: Int, modulatedInput: @autoclosure () -> [Tensor]) -> Bool {
         guard config.kind == .teaCache else { return true }
         let current = modulatedInput()
         defer { previousModulated = current }
-        guard step > 0, step < steps - 1, let previous = previousModulated, previous.count == current.count,
+        guard step > 0, let previous = previousModulated, previous.count == current.count,
               residual?.count == current.count else {
             accumulated = 0
             return true
         }
-        accumulated += Self.polynomial(config.coefficients ?? [1, 0], at: Self.relativeL1(current, previous))
+        let distance = Self.relativeL1(current, previous, epsilon: 1e-8)
+        accumulated += abs(Self.polynomial(config.coefficients ?? [1, 0], at: distance))
         if accumulated < config.relL1Threshold { return false }
         accumulated = 0
         return true
@@ -235,6 +242,8 @@ public struct StepCacheState: Sendable {
     }
 
     /// numpy's `poly1d(coefficients)(x)`: highest power first.
+    public static func polynomialForTesting(_ coefficients: [Double], at x: Double) -> Double { polynomial(coefficients, at: x) }
+
     static func polynomial(_ coefficients: [Double], at x: Double) -> Double {
         coefficients.reduce(0) { $0 * x + $1 }
     }
