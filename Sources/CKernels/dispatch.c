@@ -46,7 +46,12 @@ static void init_once(void) {
     __atomic_store_n(&g_table, table_for(level), __ATOMIC_RELEASE);
 }
 
+/* The calling thread's own level, when set (omni_isa_set_thread). */
+static __thread const omni_kernel_table *t_table = 0;
+static __thread int t_level = -1;
+
 static inline const omni_kernel_table *K(void) {
+    if (__builtin_expect(t_table != 0, 0)) return t_table;
     const omni_kernel_table *t = __atomic_load_n(&g_table, __ATOMIC_ACQUIRE);
     if (__builtin_expect(t != 0, 1)) return t;
     init_once();
@@ -54,13 +59,25 @@ static inline const omni_kernel_table *K(void) {
 }
 
 int omni_isa_detected(void) { K(); return g_detected; }
-int omni_isa_active(void) { K(); return g_active; }
+int omni_isa_active(void) { K(); return t_table ? t_level : g_active; }
 int omni_isa_set(int level) {
     K();
     if (level < 0) level = 0;
     if (level > g_detected) level = g_detected;
     __atomic_store_n(&g_active, level, __ATOMIC_RELEASE);
     __atomic_store_n(&g_table, table_for(level), __ATOMIC_RELEASE);
+    return level;
+}
+int omni_isa_set_thread(int level) {
+    K();
+    if (level < 0) {
+        t_table = 0;
+        t_level = -1;
+        return -1;
+    }
+    if (level > g_detected) level = g_detected;
+    t_level = level;
+    t_table = table_for(level);
     return level;
 }
 void omni_cpu_relax(void) {

@@ -31,6 +31,23 @@ private func expectIdentical(_ got: ZImageOutput, _ want: ZImageOutput, _ label:
     #expect(got.image.pixels == want.image.pixels, "\(label): image differs from the request run alone")
 }
 
+/// A task to cancel from the engine thread once it is known.
+private final class CancelBox: @unchecked Sendable {
+    private let lock = NSLock()
+    private var task: Task<ZImageOutput, any Error>?
+    private(set) var cancelledAt: Int?
+
+    func set(_ task: Task<ZImageOutput, any Error>) { lock.withLock { self.task = task } }
+
+    func cancel(at step: Int) {
+        lock.withLock {
+            guard cancelledAt == nil, let task else { return }
+            cancelledAt = step
+            task.cancel()
+        }
+    }
+}
+
 /// Steps reported per request, from the engine thread.
 private final class StepLog: Sendable {
     let steps = Mutex([Int: [Int]]())
@@ -141,12 +158,19 @@ private final class StepLog: Sendable {
                     return (k, output)
                 }
             }
-            // One more, cancelled once it has made progress.
+            // One more, cancelled from its own progress callback once two of its 100 steps are done
+            // (no timing assumptions: the test process's cooperative threads may be busy for seconds).
             group.addTask {
-                let doomed = Task { try await generator.generate(ImageRequest(prompt: "cancel me", width: 64, height: 64, steps: 50, seed: 1)) }
-                try await Task.sleep(for: .milliseconds(100))
-                doomed.cancel()
+                let box = CancelBox()
+                let doomed = Task {
+                    try await generator.generate(ImageRequest(prompt: "cancel me", width: 64, height: 64, steps: 100, seed: 1)) { done, _ in
+                        if done >= 2 { box.cancel(at: done) }
+                    }
+                }
+                box.set(doomed)
                 await #expect(throws: CancellationError.self) { _ = try await doomed.value }
+                let at = try #require(box.cancelledAt)
+                #expect(at < 100, "cancelled after \(at) steps")
                 return (-1, nil)
             }
             var outputs = [Int: ZImageOutput]()

@@ -4,7 +4,8 @@ import Testing
 
 /// Every instruction-set level the CPU has must compute what the portable C level computes: the
 /// same bits for conversions, and for the loops the error a different summation order allows.
-/// The level is process-wide, so this suite runs serially and puts the detected level back.
+/// Levels are set for the test's own thread (`omni_isa_set_thread`), so suites running at the same
+/// time, which need bit-for-bit repeatable results, keep computing at the process-wide level.
 ///
 /// Tolerances: conversions bit-exact (NaN matches NaN; a bf16 NaN must be 0x7FC0 at every level);
 /// dot/gemv within 1e-5 of a double-precision reference, relative to `sum |w·x|` (the scale of
@@ -19,14 +20,23 @@ struct ISADispatchTests {
     static let sizes = [1, 7, 8, 17, 33, 64, 257, 1000]
 
     @Test func setClampsToDetectedLevel() {
-        defer { omni_isa_set(omni_isa_detected()) }
+        defer { omni_isa_set_thread(-1) }
         let detected = omni_isa_detected()
         for level in Self.levels {
-            #expect(omni_isa_set(level) == level)
+            #expect(omni_isa_set_thread(level) == level)
             #expect(omni_isa_active() == level)
         }
-        #expect(omni_isa_set(detected + 1) == detected)
-        #expect(omni_isa_set(-1) == 0)
+        #expect(omni_isa_set_thread(detected + 1) == detected)
+        #expect(omni_isa_set_thread(-1) == -1)
+        #expect(omni_isa_active() == detected || ProcessInfo.processInfo.environment["OMNI_CPU_ISA"] != nil)
+        // Another thread keeps the process-wide level while this one overrides it.
+        omni_isa_set_thread(0)
+        final class Seen: @unchecked Sendable { var level: Int32 = -2 }
+        let seen = Seen(), done = DispatchSemaphore(value: 0)
+        Thread { seen.level = omni_isa_active(); done.signal() }.start()
+        done.wait()
+        omni_isa_set_thread(-1)
+        #expect(seen.level == omni_isa_detected() || ProcessInfo.processInfo.environment["OMNI_CPU_ISA"] != nil)
         print("ISA: detected \(Self.names[Int(detected)]), avx512bf16 \(omni_cpu_has_avx512bf16() != 0)")
     }
 
@@ -202,8 +212,8 @@ struct ISADispatchTests {
     // MARK: Helpers
 
     private func atLevel<T>(_ level: Int32, _ body: () -> T) -> T {
-        omni_isa_set(level)
-        defer { omni_isa_set(omni_isa_detected()) }
+        omni_isa_set_thread(level)
+        defer { omni_isa_set_thread(-1) }
         return body()
     }
 

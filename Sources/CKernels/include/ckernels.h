@@ -31,6 +31,11 @@ int omni_isa_detected(void);
 int omni_isa_active(void);
 /// Selects a level; values above the detected level are clamped. Returns the level in force.
 int omni_isa_set(int level);
+/// Selects a level for kernels called on the calling thread only (a negative level clears it, back
+/// to the process-wide level); returns the level set, clamped to the detected one, or -1 when
+/// cleared. Kernels run on other threads (a thread pool's workers) are not affected: tests use it
+/// to compare levels without changing what concurrent work computes.
+int omni_isa_set_thread(int level);
 /// A spin-wait hint (x86 `pause`, Arm `yield`) for threads waiting on a flag.
 void omni_cpu_relax(void);
 /// Whether the CPU has AVX512_BF16 (vdpbf16ps); informative only, results never depend on it.
