@@ -82,7 +82,8 @@ public struct DecodeBenchmark: Sendable {
         let prompt = random.tokenIds(count: promptTokens, upperBound: min(cost.config.vocabularySize, 10_000))
         var timings = [(threads: Int, seconds: Double, tokens: Int)]()
         for threads in threadCounts {
-            let omni = try AsyncOmni(directory: modelDirectory, options: engineOptions(threads: threads))
+            let omni = try AsyncOmni(directory: modelDirectory, options: Self.singleSequenceOptions(
+                threads: threads, maxModelLen: promptTokens + tokens, cost: cost))
             defer { omni.shutdown() }
             _ = try await Self.timeDecode(omni, prompt: prompt, tokens: min(tokens, 8))   // warm-up
             var best: (seconds: Double, tokens: Int)?
@@ -111,12 +112,16 @@ public struct DecodeBenchmark: Sendable {
                       bandwidthBeforeGBps: named(before), bandwidthAfterGBps: named(after), measurements: measurements)
     }
 
-    /// One request at a time, a KV cache just large enough, no prefix cache (every run prefills).
-    func engineOptions(threads: Int) -> EngineOptions {
+    /// One request at a time with a KV cache just large enough for `maxModelLen` (rounded up to
+    /// whole blocks), and no prefix cache, so every run prefills.
+    static func singleSequenceOptions(threads: Int, maxModelLen: Int, cost: DecoderCost) -> EngineOptions {
         var options = EngineOptions()
         options.threads = threads
         options.maxNumSeqs = 1
-        options.maxModelLen = promptTokens + tokens + 16
+        options.maxModelLen = maxModelLen
+        options.maxNumBatchedTokens = max(options.maxNumBatchedTokens, maxModelLen)
+        let blocks = (maxModelLen + options.blockSize - 1) / options.blockSize
+        options.kvCacheMemory = blocks * options.blockSize * cost.kvBytesPerPosition
         options.enablePrefixCaching = false
         return options
     }

@@ -53,12 +53,7 @@ public struct PrefillBenchmark: Sendable {
         progress("GEMM \(probe.gemmSize)^3 with \(cost.dtypeName) weights, \(threads) threads, before")
         let gemmBefore = probe.gemmRate(threads: threads, dtype: cost.dtype)
 
-        var options = EngineOptions()
-        options.threads = threads
-        options.maxNumSeqs = 1
-        options.maxModelLen = promptTokens + 1
-        options.maxNumBatchedTokens = max(options.maxNumBatchedTokens, promptTokens)
-        options.enablePrefixCaching = false
+        let options = DecodeBenchmark.singleSequenceOptions(threads: threads, maxModelLen: promptTokens + 1, cost: cost)
         let omni = try AsyncOmni(directory: modelDirectory, options: options)
         defer { omni.shutdown() }
         var random = SeededRandom(seed: seed)
