@@ -139,21 +139,3 @@ public struct DecodeBenchmark: Sendable {
         return (Double(last - first) / 1e9, count)
     }
 }
-
-/// A benchmark that cannot run as asked; the text says what to change.
-public enum BenchError: Error, CustomStringConvertible, Equatable {
-    case tooFewTokens(Int)
-    case unsupportedCacheBackend(String)
-    case server(String)
-    case invalidArgument(String)
-
-    public var description: String {
-        switch self {
-        case .tooFewTokens(let n): "decode needs at least 2 generated tokens to time (got --tokens \(n))"
-        case .unsupportedCacheBackend(let name):
-            "--cache-backend \(name) is not available yet: the diffusion cache backends are not wired into ZImagePipeline; use --cache-backend none"
-        case .server(let message): message
-        case .invalidArgument(let message): message
-        }
-    }
-}

@@ -82,6 +82,6 @@ public struct PrefillBenchmark: Sendable {
         for try await output in omni.generate(promptTokenIds: prompt, params: params) where !output.newTokenIds.isEmpty {
             return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
-        throw BenchError.tooFewTokens(0)
+        throw BenchError.noOutput(request: "the prefill request")
     }
 }
