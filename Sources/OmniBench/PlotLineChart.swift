@@ -10,11 +10,14 @@ public struct LineChart: Sendable {
         public var points: [(x: Double, y: Double)]
         /// Roofs and other bounds are dashed, measurements solid.
         public var isDashed: Bool
+        /// Text drawn above each point, in the order of `points`; nil draws none.
+        public var pointLabels: [String]?
 
-        public init(name: String, points: [(x: Double, y: Double)], isDashed: Bool = false) {
+        public init(name: String, points: [(x: Double, y: Double)], isDashed: Bool = false, pointLabels: [String]? = nil) {
             self.name = name
             self.points = points
             self.isDashed = isDashed
+            self.pointLabels = pointLabels
         }
     }
 
@@ -24,18 +27,13 @@ public struct LineChart: Sendable {
     public var series: [Series]
     public var width: Int
     public var height: Int
-    /// Label every point of the first series with its value (e.g. "31.7").
-    public var labelsPoints: Bool
-
-    public init(title: String, xLabel: String, yLabel: String, series: [Series], width: Int = 960, height: Int = 600,
-                labelsPoints: Bool = true) {
+    public init(title: String, xLabel: String, yLabel: String, series: [Series], width: Int = 960, height: Int = 600) {
         self.title = title
         self.xLabel = xLabel
         self.yLabel = yLabel
         self.series = series
         self.width = width
         self.height = height
-        self.labelsPoints = labelsPoints
     }
 
     /// Where the data goes: the plot rectangle in pixels and the data ranges it spans.
@@ -96,7 +94,8 @@ public struct LineChart: Sendable {
 
         for (index, s) in series.enumerated() {
             let color = PlotCanvas.Color.series[index % PlotCanvas.Color.series.count]
-            let points = s.points.sorted { $0.x < $1.x }.map { f.pixel(x: $0.x, y: $0.y) }
+            let order = s.points.indices.sorted { s.points[$0].x < s.points[$1].x }
+            let points = order.map { f.pixel(x: s.points[$0].x, y: s.points[$0].y) }
             var travelled = 0.0
             for (a, b) in zip(points, points.dropFirst()) {
                 canvas.line(from: a, to: b, color: color, thickness: 3, dash: s.isDashed ? (12, 8) : nil, dashOffset: travelled)
@@ -108,9 +107,12 @@ public struct LineChart: Sendable {
             if !s.isDashed {
                 for p in points { canvas.fill(x: Int(p.0.rounded()) - 4, y: Int(p.1.rounded()) - 4, width: 9, height: 9, color: color) }
             }
-            if labelsPoints && index == 0 {
-                for (point, p) in zip(s.points.sorted { $0.x < $1.x }, points) {
-                    canvas.text(String(format: "%.1f", point.y), x: Int(p.0.rounded()), y: Int(p.1.rounded()) - 26, color: color, anchor: .center)
+            if let labels = s.pointLabels, labels.count == s.points.count {
+                for (i, p) in zip(order, points) {
+                    // Centred over the point, but kept inside the plot's right of the y axis and the image.
+                    let half = PlotFont.width(of: labels[i], scale: 2) / 2
+                    let x = min(max(Int(p.0.rounded()), f.left + 4 + half), width - 2 - half)
+                    canvas.text(labels[i], x: x, y: Int(p.1.rounded()) - 26, color: color, anchor: .center)
                 }
             }
             // Legend, top left inside the plot.

@@ -56,7 +56,8 @@ extension Bench {
                 let chart = LineChart(
                     title: "Batch-1 decode, \(name), \(result.dtype)", xLabel: "threads", yLabel: "tokens per second",
                     series: [
-                        .init(name: "swift-omni decode", points: result.measurements.map { (Double($0.threads), $0.tokensPerSecond) }),
+                        .init(name: "swift-omni decode", points: result.measurements.map { (Double($0.threads), $0.tokensPerSecond) },
+                              pointLabels: result.measurements.map { String(format: "%.1f (%.0f%%)", $0.tokensPerSecond, 100 * $0.roofFraction) }),
                         .init(name: String(format: "read roof: bandwidth / %.3f GB per token", result.bytesPerToken / 1e9),
                               points: result.measurements.map { (Double($0.threads), $0.roofTokensPerSecond) }, isDashed: true),
                     ])
