@@ -139,7 +139,6 @@ final class TinySSEServer: @unchecked Sendable {
         send("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nConnection: close\r\n\r\n")
         for i in 0..<tokensPerRequest {
             send("data: {\"choices\":[{\"index\":0,\"text\":\"t\(i)\",\"finish_reason\":null}]}\n\n")
-            usleep(2000)
         }
         send("data: {\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":\(tokensPerRequest)}}\n\n")
         send("data: [DONE]\n\n")
