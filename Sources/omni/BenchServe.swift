@@ -56,7 +56,13 @@ extension Bench {
                                        requestRate: rate!, maxConcurrency: maxConcurrency, inputLength: inputLen,
                                        outputLength: outputLen, tokenIdUpperBound: tokenIdRange, seed: UInt64(max(seed, 0)))
             let r = try await bench.run(progress: Bench.progress)
-            if json { return Bench.printJSON(r.records) }
+            guard r.completed > 0 else {
+                throw BenchError.server("no request succeeded; the first error: \(r.errors.first ?? "none reported")")
+            }
+            if json {
+                for error in r.errors { Bench.progress("error: \(error)") }
+                return Bench.printJSON(r.records)
+            }
             print(Self.report(r))
         }
 
