@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One benchmark figure in the shape every peer script shares (Benchmarks/peers.py writes the same
 /// fields), so a ratio between two systems is a join on `benchmark`, `model`, `dtype`, `threads`.
@@ -16,6 +19,8 @@ public struct BenchmarkRecord: Codable, Sendable, Equatable {
     public var roofFraction: Double?
     public var details: [String: DetailValue]
 
+    /// `details` gains "load_average" (1, 5, 15 minutes, now), as the peers' records have it: the
+    /// machine is shared, so every figure says how busy it was.
     public init(benchmark: String, model: String, dtype: String, threads: Int, value: Double, unit: String,
                 roofFraction: Double? = nil, details: [String: DetailValue] = [:]) {
         self.benchmark = benchmark
@@ -26,6 +31,19 @@ public struct BenchmarkRecord: Codable, Sendable, Equatable {
         self.unit = unit
         self.roofFraction = roofFraction
         self.details = details
+        if self.details["load_average"] == nil, let load = Self.loadAverage() { self.details["load_average"] = .numbers(load) }
+    }
+
+    /// The host's load average over 1, 5 and 15 minutes, rounded to 0.01; nil where unknown.
+    public static func loadAverage() -> [Double]? {
+        var load = [Double](repeating: 0, count: 3)
+        guard getloadavg(&load, 3) == 3 else { return nil }
+        return load.map { ($0 * 100).rounded() / 100 }
+    }
+
+    /// A model directory as the peers name it (Python's `os.path.abspath`), so records join on it.
+    public static func absolutePath(_ directory: String) -> String {
+        URL(fileURLWithPath: directory).standardizedFileURL.path
     }
 
     enum CodingKeys: String, CodingKey {

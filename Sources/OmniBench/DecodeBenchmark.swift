@@ -31,8 +31,11 @@ public struct DecodeBenchmark: Sendable {
 
     public struct Measurement: Codable, Sendable {
         public var threads: Int
+        /// The fastest of the timed runs.
         public var tokensPerSecond: Double
-        /// Wall time from the first generated token to the last.
+        /// Every timed run's rate, in run order.
+        public var runTokensPerSecond: [Double]
+        /// Wall time from the first generated token to the last (the fastest run).
         public var decodeSeconds: Double
         public var decodedTokens: Int
         /// Read bandwidth with these threads, best of the probes before and after (GB/s).
@@ -55,6 +58,8 @@ public struct DecodeBenchmark: Sendable {
         public var bandwidthAfterGBps: [String: Double]
         public var measurements: [Measurement]
 
+        static let method = "AsyncOmni.generate, greedy, ignore_eos, one request; (tokens - 1) / time from the first token to the last; best of the runs after a warm-up"
+
         public var records: [BenchmarkRecord] {
             measurements.map { m in
                 BenchmarkRecord(benchmark: "decode", model: model, dtype: dtype, threads: m.threads, value: m.tokensPerSecond,
@@ -63,6 +68,9 @@ public struct DecodeBenchmark: Sendable {
                                     "decode_seconds": .number(m.decodeSeconds), "read_bandwidth_gbps": .number(m.readBandwidthGBps),
                                     "bytes_per_token": .number(bytesPerToken), "weight_bytes_per_token": .integer(weightBytesPerToken),
                                     "kv_bytes_per_token": .number(kvBytesPerToken), "roof_tok_s": .number(m.roofTokensPerSecond),
+                                    "median": .number(LatencySummary(m.runTokensPerSecond).median),
+                                    "runs_tok_s": .numbers(m.runTokensPerSecond),
+                                    "method": .string(Self.method),
                                 ])
             }
         }
@@ -80,18 +88,20 @@ public struct DecodeBenchmark: Sendable {
 
         var random = SeededRandom(seed: seed)
         let prompt = random.tokenIds(count: promptTokens, upperBound: min(cost.config.vocabularySize, 10_000))
-        var timings = [(threads: Int, seconds: Double, tokens: Int)]()
+        var timings = [(threads: Int, seconds: Double, tokens: Int, rates: [Double])]()
         for threads in threadCounts {
             let omni = try AsyncOmni(directory: modelDirectory, options: Self.singleSequenceOptions(
                 threads: threads, maxModelLen: promptTokens + tokens, cost: cost))
             defer { omni.shutdown() }
             _ = try await Self.timeDecode(omni, prompt: prompt, tokens: min(tokens, 8))   // warm-up
             var best: (seconds: Double, tokens: Int)?
+            var rates = [Double]()
             for _ in 0..<repeats {
                 let run = try await Self.timeDecode(omni, prompt: prompt, tokens: tokens)
-                if best == nil || Double(run.tokens) / run.seconds > Double(best!.tokens) / best!.seconds { best = run }
+                rates.append(Double(run.tokens) / run.seconds)
+                if best == nil || rates.last! > Double(best!.tokens) / best!.seconds { best = run }
             }
-            timings.append((threads, best!.seconds, best!.tokens))
+            timings.append((threads, best!.seconds, best!.tokens, rates))
             progress(String(format: "  %d thread(s): %.1f tok/s", threads, Double(best!.tokens) / best!.seconds))
         }
 
@@ -101,12 +111,12 @@ public struct DecodeBenchmark: Sendable {
         let measurements = timings.map { t -> Measurement in
             let rate = Double(t.tokens) / t.seconds
             let roof = (bandwidth[t.threads] ?? 0) * 1e9 / bytesPerToken
-            return Measurement(threads: t.threads, tokensPerSecond: rate, decodeSeconds: t.seconds, decodedTokens: t.tokens,
+            return Measurement(threads: t.threads, tokensPerSecond: rate, runTokensPerSecond: t.rates, decodeSeconds: t.seconds, decodedTokens: t.tokens,
                                readBandwidthGBps: bandwidth[t.threads] ?? 0, roofTokensPerSecond: roof,
                                roofFraction: roof > 0 ? rate / roof : 0)
         }
         func named(_ d: [Int: Double]) -> [String: Double] { Dictionary(uniqueKeysWithValues: d.map { (String($0.key), $0.value) }) }
-        return Result(model: modelDirectory, dtype: cost.dtypeName, parameters: cost.parameters,
+        return Result(model: BenchmarkRecord.absolutePath(modelDirectory), dtype: cost.dtypeName, parameters: cost.parameters,
                       weightBytesPerToken: cost.weightBytesPerToken, kvBytesPerToken: bytesPerToken - Double(cost.weightBytesPerToken),
                       meanContext: context, bytesPerToken: bytesPerToken, promptTokens: promptTokens, tokens: tokens,
                       bandwidthBeforeGBps: named(before), bandwidthAfterGBps: named(after), measurements: measurements)

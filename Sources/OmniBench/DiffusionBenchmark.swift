@@ -61,6 +61,8 @@ public struct DiffusionBenchmark: Sendable {
                                  "cache_backend": .string(cacheBackend), "step_seconds": .numbers(stepSeconds),
                                  "first_step_seconds": .number(firstStepSeconds), "vae_decode_seconds": .number(decodeSeconds),
                                  "seconds_per_image": .number(secondsPerImage),
+                                 "median_s": .number(LatencySummary(stepSeconds).median),
+                                 "method": "ZImagePipeline.generate, one image; mean gap between step callbacks after the first step",
                              ])]
         }
     }
@@ -82,7 +84,7 @@ public struct DiffusionBenchmark: Sendable {
         let weights = try Checkpoint(directory: URL(fileURLWithPath: modelDirectory), component: "transformer")
         let largest = weights.names.compactMap { weights.info($0) }.max { $0.byteCount < $1.byteCount }
         let dtype = largest?.dtype.map(DecoderCost.torchName) ?? "unknown"
-        return Result(model: modelDirectory, dtype: dtype, threads: threads, width: width, height: height, steps: steps,
+        return Result(model: BenchmarkRecord.absolutePath(modelDirectory), dtype: dtype, threads: threads, width: width, height: height, steps: steps,
                       cacheBackend: cacheBackend.rawValue, secondsPerStep: gaps.isEmpty ? first : gaps.reduce(0, +) / Double(gaps.count),
                       stepSeconds: gaps, firstStepSeconds: first, decodeSeconds: Double(end - (stamps.last ?? start)) / 1e9,
                       secondsPerImage: Double(end - start) / 1e9)

@@ -66,6 +66,7 @@ public struct ThroughputBenchmark: Sendable {
                                  "output_tokens": .integer(outputTokens), "seconds": .number(seconds),
                                  "total_tok_s": .number(totalTokensPerSecond), "gflop_s": .number(gflopsPerSecond),
                                  "gemm_gflop_s": .number(gemmGFLOPs),
+                                 "method": "nano-vllm bench.py: all requests submitted at once through AsyncOmni, temperature 0.6, ignore_eos; output tokens / wall time, one run after a warm-up",
                              ])]
         }
     }
@@ -98,7 +99,7 @@ public struct ThroughputBenchmark: Sendable {
         }
         let promptTokens = work.map(\.promptTokenIds.count).reduce(0, +)
         let rate = flops / seconds / 1e9
-        return Result(model: modelDirectory, dtype: cost.dtypeName, threads: threads, requests: requests,
+        return Result(model: BenchmarkRecord.absolutePath(modelDirectory), dtype: cost.dtypeName, threads: threads, requests: requests,
                       promptTokens: promptTokens, outputTokens: outputTokens, seconds: seconds,
                       outputTokensPerSecond: Double(outputTokens) / seconds,
                       totalTokensPerSecond: Double(promptTokens + outputTokens) / seconds,

@@ -19,6 +19,19 @@ import Testing
         #expect(!record.jsonLine().contains("\n"))
     }
 
+    @Test func recordsSayHowBusyTheHostWasAndNameModelsByAbsolutePath() {
+        let record = BenchmarkRecord(benchmark: "decode", model: "m", dtype: "bfloat16", threads: 1, value: 1, unit: "tok/s")
+        if case .numbers(let load)? = record.details["load_average"] {
+            #expect(load.count == 3 && load.allSatisfy { $0 >= 0 })
+        } else {
+            Issue.record("no load_average in \(record.details)")
+        }
+        // As Python's os.path.abspath: against the working directory, "." and ".." resolved, no trailing slash.
+        let cwd = FileManager.default.currentDirectoryPath
+        #expect(BenchmarkRecord.absolutePath("models/../models/./demo-qwen3/") == cwd + "/models/demo-qwen3")
+        #expect(BenchmarkRecord.absolutePath("/a/b/../c") == "/a/c")
+    }
+
     @Test func aRecordWithoutRoofLeavesTheFieldOut() throws {
         let record = BenchmarkRecord(benchmark: "dit_step", model: "m", dtype: "bfloat16", threads: 2, value: 1, unit: "s/step")
         let object = try #require(try JSONSerialization.jsonObject(with: Data(record.jsonLine().utf8)) as? [String: Any])
