@@ -56,7 +56,7 @@ let package = Package(
             ]
         ),
         .target(name: "OmniMedia", dependencies: ["CLibPNG"]),
-        .target(name: "OmniBench", dependencies: ["OmniTensor", "CKernels"]),
+        .target(name: "OmniBench", dependencies: ["OmniTensor", "CKernels", "OmniWeights", "OmniModels", "OmniEngine", "OmniPipeline", "OmniMedia"]),
         .executableTarget(
             name: "omni",
             dependencies: [
@@ -73,5 +73,6 @@ let package = Package(
         .testTarget(name: "OmniServerTests", dependencies: ["OmniServer", "OmniEngine", "OmniTokenizer"]),
         .testTarget(name: "OmniModelsTests", dependencies: ["OmniModels", "OmniWeights", "OmniTensor"]),
         .testTarget(name: "OmniMediaTests", dependencies: ["OmniMedia"]),
+        .testTarget(name: "OmniBenchTests", dependencies: ["OmniBench", "OmniMedia", "OmniModels", "OmniWeights"]),
     ]
 )

@@ -6,7 +6,7 @@ import OmniTensor
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks that report results against this machine's measured roofs.",
-        subcommands: [Machine.self]
+        subcommands: [Machine.self, Decode.self, Prefill.self, Throughput.self, Serve.self, Diffusion.self]
     )
 
     struct Machine: AsyncParsableCommand {
@@ -56,5 +56,15 @@ struct Bench: AsyncParsableCommand {
             print(String(format: "GEMV bf16 weights (batch-1 decode): %7.1f GB/s = %.0f%% of the read roof",
                          result.bf16GemvGBps, 100 * result.bf16GemvShareOfRoof))
         }
+    }
+
+    /// Progress and notes go to stderr, results to stdout.
+    @Sendable static func progress(_ message: String) {
+        FileHandle.standardError.write(Data((message + "\n").utf8))
+    }
+
+    /// One JSON record per line, the shape Benchmarks/peers.py reads.
+    static func printJSON(_ records: [BenchmarkRecord]) {
+        for record in records { print(record.jsonLine()) }
     }
 }

@@ -1,0 +1,151 @@
+import Dispatch
+import Foundation
+import OmniEngine
+import OmniPipeline
+
+/// Batch-1 greedy decode speed (EOS ignored, prefill excluded) for one or more thread counts, each
+/// against the read-bandwidth roof measured in the same run with the same threads:
+/// roof tok/s = read bandwidth / bytes read per token (weights in their stored dtype, lm_head
+/// included, plus the KV cache at the mean context).
+public struct DecodeBenchmark: Sendable {
+    public var modelDirectory: String
+    public var threadCounts: [Int]
+    /// Tokens generated per run; the first comes from the prefill and is not counted.
+    public var tokens: Int
+    public var promptTokens: Int
+    /// Timed runs per thread count; the fastest is kept.
+    public var repeats: Int
+    public var seed: UInt64
+    public var probe: RoofProbe
+
+    public init(modelDirectory: String, threadCounts: [Int], tokens: Int = 128, promptTokens: Int = 16, repeats: Int = 1,
+                seed: UInt64 = 0, probe: RoofProbe = RoofProbe()) {
+        self.modelDirectory = modelDirectory
+        self.threadCounts = threadCounts
+        self.tokens = tokens
+        self.promptTokens = promptTokens
+        self.repeats = repeats
+        self.seed = seed
+        self.probe = probe
+    }
+
+    public struct Measurement: Codable, Sendable {
+        public var threads: Int
+        /// The fastest of the timed runs.
+        public var tokensPerSecond: Double
+        /// Every timed run's rate, in run order.
+        public var runTokensPerSecond: [Double]
+        /// Wall time from the first generated token to the last (the fastest run).
+        public var decodeSeconds: Double
+        public var decodedTokens: Int
+        /// Read bandwidth with these threads, best of the probes before and after (GB/s).
+        public var readBandwidthGBps: Double
+        public var roofTokensPerSecond: Double
+        public var roofFraction: Double
+    }
+
+    public struct Result: Codable, Sendable {
+        public var model: String
+        public var dtype: String
+        public var parameters: Int
+        public var weightBytesPerToken: Int
+        public var kvBytesPerToken: Double
+        public var meanContext: Double
+        public var bytesPerToken: Double
+        public var promptTokens: Int
+        public var tokens: Int
+        public var bandwidthBeforeGBps: [String: Double]
+        public var bandwidthAfterGBps: [String: Double]
+        public var measurements: [Measurement]
+
+        static let method = "AsyncOmni.generate, greedy, ignore_eos, one request; (tokens - 1) / time from the first token to the last; best of the runs after a warm-up"
+
+        public var records: [BenchmarkRecord] {
+            measurements.map { m in
+                BenchmarkRecord(benchmark: "decode", model: model, dtype: dtype, threads: m.threads, value: m.tokensPerSecond,
+                                unit: "tok/s", roofFraction: m.roofFraction, details: [
+                                    "batch": 1, "prompt_tokens": .integer(promptTokens), "new_tokens": .integer(tokens),
+                                    "decode_seconds": .number(m.decodeSeconds), "read_bandwidth_gbps": .number(m.readBandwidthGBps),
+                                    "bytes_per_token": .number(bytesPerToken), "weight_bytes_per_token": .integer(weightBytesPerToken),
+                                    "kv_bytes_per_token": .number(kvBytesPerToken), "roof_tok_s": .number(m.roofTokensPerSecond),
+                                    "median": .number(LatencySummary(m.runTokensPerSecond).median),
+                                    "runs_tok_s": .numbers(m.runTokensPerSecond),
+                                    "method": .string(Self.method),
+                                ])
+            }
+        }
+    }
+
+    public func run(progress: @escaping @Sendable (String) -> Void = { _ in }) async throws -> Result {
+        let cost = try DecoderCost(directory: URL(fileURLWithPath: modelDirectory))
+        let context = DecoderCost.meanDecodeContext(promptTokens: promptTokens, newTokens: tokens)
+        let bytesPerToken = cost.bytesPerToken(context: context)
+        progress(String(format: "%@: %.3f GB read per token (weights %.3f GB %@, KV %.4f GB at mean context %.0f)",
+                        modelDirectory, bytesPerToken / 1e9, Double(cost.weightBytesPerToken) / 1e9, cost.dtypeName,
+                        (bytesPerToken - Double(cost.weightBytesPerToken)) / 1e9, context))
+        progress("read roof before:")
+        let before = probe.readBandwidth(threadCounts: threadCounts, progress: progress)
+
+        var random = SeededRandom(seed: seed)
+        let prompt = random.tokenIds(count: promptTokens, upperBound: min(cost.config.vocabularySize, 10_000))
+        var timings = [(threads: Int, seconds: Double, tokens: Int, rates: [Double])]()
+        for threads in threadCounts {
+            let omni = try AsyncOmni(directory: modelDirectory, options: Self.singleSequenceOptions(
+                threads: threads, maxModelLen: promptTokens + tokens, cost: cost))
+            defer { omni.shutdown() }
+            _ = try await Self.timeDecode(omni, prompt: prompt, tokens: min(tokens, 8))   // warm-up
+            var best: (seconds: Double, tokens: Int)?
+            var rates = [Double]()
+            for _ in 0..<repeats {
+                let run = try await Self.timeDecode(omni, prompt: prompt, tokens: tokens)
+                rates.append(Double(run.tokens) / run.seconds)
+                if best == nil || rates.last! > Double(best!.tokens) / best!.seconds { best = run }
+            }
+            timings.append((threads, best!.seconds, best!.tokens, rates))
+            progress(String(format: "  %d thread(s): %.1f tok/s", threads, Double(best!.tokens) / best!.seconds))
+        }
+
+        progress("read roof after:")
+        let after = probe.readBandwidth(threadCounts: threadCounts, progress: progress)
+        let bandwidth = RoofProbe.best(before, after)
+        let measurements = timings.map { t -> Measurement in
+            let rate = Double(t.tokens) / t.seconds
+            let roof = (bandwidth[t.threads] ?? 0) * 1e9 / bytesPerToken
+            return Measurement(threads: t.threads, tokensPerSecond: rate, runTokensPerSecond: t.rates, decodeSeconds: t.seconds, decodedTokens: t.tokens,
+                               readBandwidthGBps: bandwidth[t.threads] ?? 0, roofTokensPerSecond: roof,
+                               roofFraction: roof > 0 ? rate / roof : 0)
+        }
+        func named(_ d: [Int: Double]) -> [String: Double] { Dictionary(uniqueKeysWithValues: d.map { (String($0.key), $0.value) }) }
+        return Result(model: BenchmarkRecord.absolutePath(modelDirectory), dtype: cost.dtypeName, parameters: cost.parameters,
+                      weightBytesPerToken: cost.weightBytesPerToken, kvBytesPerToken: bytesPerToken - Double(cost.weightBytesPerToken),
+                      meanContext: context, bytesPerToken: bytesPerToken, promptTokens: promptTokens, tokens: tokens,
+                      bandwidthBeforeGBps: named(before), bandwidthAfterGBps: named(after), measurements: measurements)
+    }
+
+    /// One request at a time with a KV cache just large enough for `maxModelLen` (rounded up to
+    /// whole blocks), and no prefix cache, so every run prefills.
+    static func singleSequenceOptions(threads: Int, maxModelLen: Int, cost: DecoderCost) -> EngineOptions {
+        var options = EngineOptions()
+        options.threads = threads
+        options.maxNumSeqs = 1
+        options.maxModelLen = maxModelLen
+        options.maxNumBatchedTokens = max(options.maxNumBatchedTokens, maxModelLen)
+        let blocks = (maxModelLen + options.blockSize - 1) / options.blockSize
+        options.kvCacheMemory = blocks * options.blockSize * cost.kvBytesPerPosition
+        options.enablePrefixCaching = false
+        return options
+    }
+
+    /// Seconds from the first generated token to the last, and the tokens generated after the first.
+    static func timeDecode(_ omni: AsyncOmni, prompt: [Int], tokens: Int) async throws -> (seconds: Double, tokens: Int) {
+        let params = try SamplingParams(temperature: 0, maxTokens: tokens, ignoreEOS: true)
+        var first: UInt64?, last: UInt64 = 0, count = 0
+        for try await output in omni.generate(promptTokenIds: prompt, params: params) where !output.newTokenIds.isEmpty {
+            let now = DispatchTime.now().uptimeNanoseconds
+            if first == nil { first = now } else { count += output.newTokenIds.count }
+            last = now
+        }
+        guard let first, count > 0 else { throw BenchError.tooFewTokens(tokens) }
+        return (Double(last - first) / 1e9, count)
+    }
+}
