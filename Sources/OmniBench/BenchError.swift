@@ -2,15 +2,12 @@
 public enum BenchError: Error, CustomStringConvertible, Equatable {
     case tooFewTokens(Int)
     case noOutput(request: String)
-    case unsupportedCacheBackend(String)
     case server(String)
 
     public var description: String {
         switch self {
         case .tooFewTokens(let n): "decode needs at least 2 generated tokens to time (got --tokens \(n))"
         case .noOutput(let request): "the engine finished \(request) without generating a token"
-        case .unsupportedCacheBackend(let name):
-            "--cache-backend \(name) is not available yet: the diffusion cache backends are not wired into ZImagePipeline; use --cache-backend none"
         case .server(let message): message
         }
     }
