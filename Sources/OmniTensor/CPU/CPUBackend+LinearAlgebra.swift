@@ -82,6 +82,8 @@ extension CPUBackend {
                 omni_gemm_small(wp + first * ldw * es, code, ldw, xp, inFeatures, o + first, outFeatures,
                                 rows, last - first, inFeatures)
             }
+        } else if w.dtype == .bf16 && matmulPrecision == .bfloat16 {
+            bf16GEMM(x: xp, rows: rows, weight: w, out: o)
         } else if w.dtype == .f32 {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
                         1, xp, Int32(inFeatures), w.floatPointer, Int32(ldw), 0, o, Int32(outFeatures))
@@ -97,6 +99,25 @@ extension CPUBackend {
             }
         }
         return out
+    }
+
+    /// `out = x @ weight^T` in bf16 precision (`MatmulPrecision.bfloat16`): the activations packed
+    /// once as bf16, then the weight rows split across threads in tiles of 32, each thread packing
+    /// its tiles block by block along k and multiplying them by AVX512-BF16 against every row.
+    private func bf16GEMM(x: UnsafePointer<Float>, rows: Int, weight w: Tensor, out: UnsafeMutablePointer<Float>) {
+        let n = w.shape[0], k = w.shape[1], kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
+        let a = UnsafeMutablePointer<UInt16>.allocate(capacity: padded * kp)
+        defer { a.deallocate() }
+        (a + rows * kp).initialize(repeating: 0, count: (padded - rows) * kp)
+        pool.parallelFor(rows, grain: 8) { r in
+            omni_pack_a_bf16(x + r.lowerBound * k, k, r.count, k, a + r.lowerBound * kp, kp)
+        }
+        let wp = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self), ldw = w.strides[0]
+        pool.parallelFor((n + 31) / 32, grain: 1) { tiles in
+            let scratch = UnsafeMutablePointer<UInt16>.allocate(capacity: omni_gemm_bf16_scratch(tiles.count * 32))
+            defer { scratch.deallocate() }
+            omni_gemm_bf16(a, rows, kp, k, wp, ldw, tiles.lowerBound * 32, min(n, tiles.upperBound * 32), out, n, scratch)
+        }
     }
 
     /// `out = x @ weight^T` for a bf16/f16 weight: panels of weight rows are widened to f32 into a

@@ -12,19 +12,39 @@ public final class CPUBackend: Backend {
     public let pool: ThreadPool
     /// Most bytes a convolution's im2col buffer may take; larger outputs are done in bands of rows.
     public let convolutionScratchBytes: Int
+    /// What GEMMs over bf16 weights (prefill, DiT) compute in; decode-sized products always read
+    /// bf16 weights against f32 activations.
+    public let matmulPrecision: MatmulPrecision
+
+    /// The precision of GEMMs over bf16 weights.
+    public enum MatmulPrecision: String, Sendable, CaseIterable {
+        /// f32 activations and sums (the default: results match the f32 reference over the stored
+        /// bf16 weights, DESIGN.md §8).
+        case float32
+        /// Activations rounded to bf16, sums in f32, by AVX512-BF16 where the CPU has it: torch's
+        /// and ggml's bf16 matmul precision (about 3 significant digits), at twice the f32 rate.
+        case bfloat16
+
+        /// `OMNI_MATMUL_PRECISION` (float32 or bfloat16), else float32.
+        public static var fromEnvironment: MatmulPrecision {
+            ProcessInfo.processInfo.environment["OMNI_MATMUL_PRECISION"].flatMap(MatmulPrecision.init(rawValue:)) ?? .float32
+        }
+    }
 
     /// - Parameter threads: threads for data-parallel loops and for BLAS; defaults to the
     ///   physical core count.
-    public convenience init(threads: Int = ThreadPool.physicalCores) {
-        self.init(threads: threads, convolutionScratchBytes: 64 << 20)
+    public convenience init(threads: Int = ThreadPool.physicalCores, matmulPrecision: MatmulPrecision = .fromEnvironment) {
+        self.init(threads: threads, convolutionScratchBytes: 64 << 20, matmulPrecision: matmulPrecision)
     }
 
     /// - Parameters:
     ///   - threads: threads for data-parallel loops and for BLAS.
     ///   - convolutionScratchBytes: the im2col buffer limit (one output row is always allowed).
-    public init(threads: Int, convolutionScratchBytes: Int) {
+    ///   - matmulPrecision: what GEMMs over bf16 weights compute in.
+    public init(threads: Int, convolutionScratchBytes: Int, matmulPrecision: MatmulPrecision = .fromEnvironment) {
         pool = ThreadPool(threads: threads)
         self.convolutionScratchBytes = convolutionScratchBytes
+        self.matmulPrecision = matmulPrecision
         openblas_set_num_threads(Int32(threads))
     }
 

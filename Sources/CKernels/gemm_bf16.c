@@ -1,0 +1,158 @@
+// GEMM in bf16 precision for the CPU backend's opt-in bf16 matmul mode: activations rounded to
+// bf16 (round to nearest even), bf16 weights read as stored, products summed in f32 by AVX512-BF16
+// (`vdpbf16ps`, two multiply-adds per f32 lane). This is the precision torch's and ggml's bf16
+// matmuls compute at, at twice the f32 FMA rate; the f32 path stays the default (DESIGN.md §8).
+//
+// Layouts: activations are packed once per call (`omni_pack_a_bf16`: rows of k values, k padded
+// to even, rows padded to a multiple of 8 with zeros); weights [N][ldw] bf16 are packed per tile of
+// 32 output columns into pairs along k ([k/2][32][2]), so one 512-bit load gives 16 columns' next
+// two k values and a broadcast of one activation pair feeds them all.
+#include "kernels.h"
+#include <string.h>
+
+void omni_pack_a_bf16(const float *x, size_t ldx, size_t rows, size_t k, uint16_t *packed, size_t kp) {
+    for (size_t r = 0; r < rows; r++) {
+        omni_f32_to_bf16(x + r * ldx, packed + r * kp, k);
+        if (kp > k) memset(packed + r * kp + k, 0, (kp - k) * sizeof(uint16_t));
+    }
+}
+
+/// Micro-tile 8 rows x 32 columns (16 accumulators); blocks of 256 k-pairs (a packed weight tile
+/// of 32 KB) and 96 rows (96 KB of activations, in L2). Under the shared host's noise the 1024^3
+/// GEMM ran at 150-180 GFLOP/s blocked against 133-143 unblocked (2 threads, bench machine).
+enum { MR = 8, NR = 32, KC = 256, MC = 96 };
+
+#if defined(__x86_64__) && defined(__clang__)
+#include <immintrin.h>
+
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16"))), apply_to = function)
+
+
+/// Columns n0..<n0+cols (cols <= 32) of w, k pairs j0..<j1, as pairs along k:
+/// dst[j - j0][c][e] = w[n0 + c][2j + e], zero past k and past cols.
+static void pack_b_tile(const uint16_t *w, size_t ldw, size_t n0, size_t cols, size_t k, size_t j0, size_t j1,
+                        uint16_t *dst) {
+    memset(dst, 0, (j1 - j0) * NR * 2 * sizeof(uint16_t));
+    for (size_t c = 0; c < cols; c++) {
+        const uint16_t *row = w + (n0 + c) * ldw;
+        uint16_t *d = dst + 2 * c;
+        for (size_t j = j0; j < j1; j++, d += NR * 2) {
+            size_t kk = 2 * j;
+            d[0] = row[kk];
+            if (kk + 1 < k) d[1] = row[kk + 1];
+        }
+    }
+}
+
+/// out rows m..<m+rows (rows <= 8) of one 32-column tile, over k pairs 0..<pairs of the strip `a`
+/// (8 rows, row stride `lda` pairs) and the packed tile `b`; adds to out when `accumulate`.
+static void kernel_8x32(const uint32_t *a, size_t lda, size_t pairs, const uint16_t *b, float *out, size_t ldo,
+                        size_t rows, __mmask16 m0, __mmask16 m1, int accumulate) {
+    __m512 c[MR][2];
+    for (size_t r = 0; r < MR; r++) {
+        int live = accumulate && r < rows;
+        c[r][0] = live ? _mm512_maskz_loadu_ps(m0, out + r * ldo) : _mm512_setzero_ps();
+        c[r][1] = live ? _mm512_maskz_loadu_ps(m1, out + r * ldo + 16) : _mm512_setzero_ps();
+    }
+    __m512 c00 = c[0][0], c01 = c[0][1], c10 = c[1][0], c11 = c[1][1], c20 = c[2][0], c21 = c[2][1];
+    __m512 c30 = c[3][0], c31 = c[3][1], c40 = c[4][0], c41 = c[4][1], c50 = c[5][0], c51 = c[5][1];
+    __m512 c60 = c[6][0], c61 = c[6][1], c70 = c[7][0], c71 = c[7][1];
+    const uint32_t *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
+    const uint32_t *a4 = a3 + lda, *a5 = a4 + lda, *a6 = a5 + lda, *a7 = a6 + lda;
+    for (size_t j = 0; j < pairs; j++) {
+        __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)(b + j * NR * 2));
+        __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(b + j * NR * 2 + 32));
+#define ROW(r)                                                                        \
+        {                                                                             \
+            __m512bh v = (__m512bh)_mm512_set1_epi32((int)a##r[j]);                   \
+            c##r##0 = _mm512_dpbf16_ps(c##r##0, v, b0);                               \
+            c##r##1 = _mm512_dpbf16_ps(c##r##1, v, b1);                               \
+        }
+        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
+#undef ROW
+    }
+    __m512 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
+    for (size_t r = 0; r < rows; r++) {
+        _mm512_mask_storeu_ps(out + r * ldo, m0, acc[r][0]);
+        _mm512_mask_storeu_ps(out + r * ldo + 16, m1, acc[r][1]);
+    }
+}
+
+/// Blocked as GotoBLAS: for each block of KC k-pairs, the weight tiles of n0..<n1 are packed once
+/// (scratch, L2/L3-resident), then for each block of MC rows (its activations stay in L2) every
+/// tile runs the 8x32 micro-kernel down the rows, the tile (KC pairs x 32 columns, 16 KB) in L1.
+static void gemm_bf16_native(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
+                             size_t n0, size_t n1, float *out, size_t ldo, uint16_t *scratch) {
+    const size_t pairs = kp / 2, tiles = (n1 - n0 + NR - 1) / NR;
+    const uint32_t *a32 = (const uint32_t *)a;
+    for (size_t j0 = 0; j0 < pairs; j0 += KC) {
+        size_t j1 = pairs - j0 < KC ? pairs : j0 + KC, width = j1 - j0;
+        for (size_t t = 0; t < tiles; t++) {
+            size_t n = n0 + t * NR, cols = n1 - n < NR ? n1 - n : NR;
+            pack_b_tile(w, ldw, n, cols, k, j0, j1, scratch + t * KC * NR * 2);
+        }
+        for (size_t mb = 0; mb < rows; mb += MC) {
+            size_t mEnd = rows - mb < MC ? rows : mb + MC;
+            for (size_t t = 0; t < tiles; t++) {
+                size_t n = n0 + t * NR, cols = n1 - n < NR ? n1 - n : NR;
+                __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1u);
+                __mmask16 m1 = cols <= 16 ? 0 : (cols >= 32 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - 16)) - 1u));
+                for (size_t m = mb; m < mEnd; m += MR) {
+                    size_t r = mEnd - m < MR ? mEnd - m : MR;
+                    kernel_8x32(a32 + m * pairs + j0, pairs, width, scratch + t * KC * NR * 2, out + m * ldo + n, ldo, r,
+                                m0, m1, j0 > 0);
+                }
+            }
+        }
+    }
+}
+
+#pragma clang attribute pop
+#endif
+
+int omni_gemm_bf16_native(void) {
+#if defined(__x86_64__) && defined(__clang__)
+    return omni_cpu_has_avx512bf16() && omni_isa_active() >= OMNI_ISA_AVX512;
+#else
+    return 0;
+#endif
+}
+
+/// The same sums without AVX512-BF16: every bf16 value widened to f32 (exact), products and sums in
+/// f32 pair by pair, as vdpbf16ps orders them.
+static void gemm_bf16_portable(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
+                               size_t n0, size_t n1, float *out, size_t ldo) {
+    (void)kp;
+    for (size_t m = 0; m < rows; m++) {
+        for (size_t n = n0; n < n1; n++) {
+            const uint16_t *x = a + m * kp, *y = w + n * ldw;
+            float sum = 0;
+            for (size_t kk = 0; kk < k; kk += 2) {
+                float p = 0;
+                for (size_t e = kk; e < kk + 2 && e < k; e++) {
+                    uint32_t xb = (uint32_t)x[e] << 16, yb = (uint32_t)y[e] << 16;
+                    float xf, yf;
+                    memcpy(&xf, &xb, 4);
+                    memcpy(&yf, &yb, 4);
+                    p += xf * yf;
+                }
+                sum += p;
+            }
+            out[m * ldo + n] = sum;
+        }
+    }
+}
+
+size_t omni_gemm_bf16_scratch(size_t columns) { return (columns + NR - 1) / NR * NR * KC * 2; }
+
+void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
+                    size_t n0, size_t n1, float *out, size_t ldo, uint16_t *scratch) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (omni_gemm_bf16_native()) {
+        gemm_bf16_native(a, rows, kp, k, w, ldw, n0, n1, out, ldo, scratch);
+        return;
+    }
+#endif
+    (void)scratch;
+    gemm_bf16_portable(a, rows, kp, k, w, ldw, n0, n1, out, ldo);
+}

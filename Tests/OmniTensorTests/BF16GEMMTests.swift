@@ -1,0 +1,85 @@
+import CKernels
+import Foundation
+import OmniTensor
+import Testing
+
+/// The bf16 matmul mode (`CPUBackend.MatmulPrecision.bfloat16`): activations rounded to bf16, bf16
+/// weights, sums in f32. Reference: the same bf16 values multiplied and summed in double. Tolerance:
+/// |error| <= 1e-4 * sum |a_k w_k| per output (f32 summation of k <= 1000 terms can be off by k * 2^-24
+/// of that sum, 6e-5); measured errors are printed. Both the AVX512-BF16 kernel (where the CPU has
+/// it) and the portable loop (the calling thread set below AVX-512) are checked, across tile and
+/// strip edges (rows not a multiple of 8, columns not a multiple of 32, odd k).
+@Suite struct BF16GEMMTests {
+    /// bf16 round-to-nearest-even of f32, as f32.
+    private func rounded(_ x: [Float]) -> [Float] {
+        var bits = [UInt16](repeating: 0, count: x.count)
+        omni_f32_to_bf16(x, &bits, x.count)
+        var back = [Float](repeating: 0, count: x.count)
+        omni_bf16_to_f32(bits, &back, x.count)
+        return back
+    }
+
+    private func worstError(rows: Int, n: Int, k: Int, out: [Float], a: [Float], w: [Float]) -> Double {
+        var worst = 0.0
+        for m in 0..<rows {
+            for j in 0..<n {
+                var sum = 0.0, scale = 0.0
+                for i in 0..<k {
+                    let p = Double(a[m * k + i]) * Double(w[j * k + i])
+                    sum += p
+                    scale += abs(p)
+                }
+                worst = max(worst, abs(Double(out[m * n + j]) - sum) / max(scale, 1e-30))
+            }
+        }
+        return worst
+    }
+
+    @Test(arguments: [(1, 5, 7), (8, 32, 64), (9, 33, 65), (13, 70, 129), (20, 96, 1000), (3, 1, 2), (70, 40, 600)])
+    func kernelMatchesDoubleReference(shape: (Int, Int, Int)) {
+        let (rows, n, k) = shape
+        var rng = SeededRandom(seed: UInt64(rows * 1000 + n * 10 + k))
+        let x = rng.normal(rows * k), wf = rounded(rng.normal(n * k, scale: 0.1))
+        var w = [UInt16](repeating: 0, count: n * k)
+        omni_f32_to_bf16(wf, &w, n * k)
+        let kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
+        var packed = [UInt16](repeating: 0, count: padded * kp)
+        omni_pack_a_bf16(x, k, rows, k, &packed, kp)
+        var scratch = [UInt16](repeating: 0, count: omni_gemm_bf16_scratch(n))
+        let levels: [Int32] = omni_gemm_bf16_native() != 0 ? [omni_isa_detected(), 1] : [omni_isa_active()]
+        for level in levels {
+            omni_isa_set_thread(level)
+            defer { omni_isa_set_thread(-1) }
+            var out = [Float](repeating: .nan, count: rows * n)
+            // Two column ranges, as two threads would split them (the second not tile-aligned).
+            let split = min(n, 32)
+            omni_gemm_bf16(packed, rows, kp, k, w, k, 0, split, &out, n, &scratch)
+            omni_gemm_bf16(packed, rows, kp, k, w, k, split, n, &out, n, &scratch)
+            let error = worstError(rows: rows, n: n, k: k, out: out, a: rounded(x), w: wf)
+            let path = omni_gemm_bf16_native() != 0 ? "avx512bf16" : "portable"
+            #expect(error <= 1e-4, "\(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| > 1e-4")
+            print("bf16 GEMM \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| (<= 1e-4)")
+        }
+    }
+
+    /// Through the backend: linear over bf16 weights in bf16 mode against the f32 mode, beyond the
+    /// small-batch limit (rows > 48), threaded, with a bias.
+    @Test func linearInBF16ModeAgreesWithF32Mode() {
+        var rng = SeededRandom(seed: 99)
+        let rows = 70, n = 100, k = 257
+        let x = Tensor(rng.normal(rows * k), shape: [rows, k])
+        let fp = CPUBackend(threads: 2, matmulPrecision: .float32), bf = CPUBackend(threads: 2, matmulPrecision: .bfloat16)
+        let w = fp.cast(Tensor(rng.normal(n * k, scale: 0.1), shape: [n, k]), to: .bf16)
+        let bias = Tensor(rng.normal(n), shape: [n])
+        let exact = fp.linear(x, weight: w, bias: bias).toFloats()
+        let fast = bf.linear(x, weight: w, bias: bias).toFloats()
+        let reference = fp.linear(Tensor(rounded(x.toFloats()), shape: [rows, k]), weight: w, bias: bias).toFloats()
+        // Against the f32 GEMM of the bf16-rounded activations: summation order only.
+        let orderError = zip(fast, reference).map { abs($0 - $1) }.max()!
+        // Against f32 activations: the bf16 rounding of x (2^-9 relative per element).
+        let roundingError = zip(fast, exact).map { abs($0 - $1) }.max()!, scale = exact.map(abs).max()!
+        #expect(orderError <= 1e-4 * scale, "max |bf16 mode - f32 GEMM of rounded x| \(orderError)")
+        #expect(roundingError <= 2e-2 * scale, "max |bf16 mode - f32 mode| \(roundingError) of max \(scale)")
+        print("linear 70x257 -> 100, bf16 mode: \(orderError / scale) (order), \(roundingError / scale) (bf16 activations) of max |y|")
+    }
+}
