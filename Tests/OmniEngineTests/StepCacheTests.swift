@@ -110,7 +110,7 @@ import Testing
 
     @Test func polynomialIsNumpyPoly1d() {
         // numpy.poly1d([1, -2, 3])(2) = 4 - 4 + 3
-        #expect(StepCacheState.polynomialForTesting([1, -2, 3], at: 2) == 3)
+        #expect(StepCacheState.polynomial([1, -2, 3], at: 2) == 3)
     }
 
     @Test func settingsFromJSON() throws {

@@ -44,19 +44,6 @@ int omni_cpu_has_avx512bf16(void);
 // ---- dtype conversion (IEEE round-to-nearest-even, bit-exact with torch) ----
 void omni_bf16_to_f32(const uint16_t *src, float *dst, size_t n);
 void omni_f32_to_bf16(const float *src, uint16_t *dst, size_t n);
-
-/// bf16-precision GEMM (the backend's opt-in bf16 matmul mode; gemm_bf16.c says what it computes).
-/// Whether AVX512-BF16 runs it here (else a slow portable loop computes the same sums).
-int omni_gemm_bf16_native(void);
-/// Activations f32 [rows][ldx] (k used) -> bf16 [rows][kp], kp = k rounded up to even, zero-padded.
-/// The buffer must hold rows rounded up to a multiple of 8, the extra rows zero.
-void omni_pack_a_bf16(const float *x, size_t ldx, size_t rows, size_t k, uint16_t *packed, size_t kp);
-/// out[m][n] = sum over k of a[m][k] * w[n][k] for m < rows and n0 <= n < n1, a packed by
-/// omni_pack_a_bf16, w bf16 [N][ldw]. scratch holds omni_gemm_bf16_scratch(n1 - n0) uint16.
-void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
-                    size_t n0, size_t n1, float *out, size_t ldo, uint16_t *scratch);
-/// uint16 values of scratch omni_gemm_bf16 needs for `columns` output columns.
-size_t omni_gemm_bf16_scratch(size_t columns);
 void omni_f16_to_f32(const uint16_t *src, float *dst, size_t n);
 void omni_f32_to_f16(const float *src, uint16_t *dst, size_t n);
 /// Converts n values of `dtype` at `src` to f32.
@@ -102,6 +89,19 @@ uint64_t omni_read_checksum(const void *p, size_t bytes);
 void omni_softmax_f32(float *x, size_t n);
 /// out = x * rsqrt(mean(x^2) + eps) * w (w in `wdtype`, or none when w is NULL).
 void omni_rmsnorm_f32(const float *x, const void *w, int wdtype, float *out, size_t n, float eps);
+
+// ---- bf16-precision GEMM: the backend's opt-in bf16 matmul mode (gemm_bf16.c says what it computes) ----
+/// Whether AVX512-BF16 runs it here (else a slow portable loop computes the same sums).
+int omni_gemm_bf16_native(void);
+/// Activations f32 [rows][ldx] (k used) -> bf16 [rows][kp], kp = k rounded up to even, zero-padded.
+/// The buffer must hold rows rounded up to a multiple of 8, the extra rows zero.
+void omni_pack_a_bf16(const float *x, size_t ldx, size_t rows, size_t k, uint16_t *packed, size_t kp);
+/// out[m][n] = sum over k of a[m][k] * w[n][k] for m < rows and n0 <= n < n1, a packed by
+/// omni_pack_a_bf16, w bf16 [N][ldw]. scratch holds omni_gemm_bf16_scratch(n1 - n0) uint16.
+void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
+                    size_t n0, size_t n1, float *out, size_t ldo, uint16_t *scratch);
+/// uint16 values of scratch omni_gemm_bf16 needs for `columns` output columns.
+size_t omni_gemm_bf16_scratch(size_t columns);
 
 #ifdef __cplusplus
 }

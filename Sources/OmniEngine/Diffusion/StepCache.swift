@@ -241,10 +241,8 @@ public struct StepCacheState: Sendable {
         }
     }
 
-    /// numpy's `poly1d(coefficients)(x)`: highest power first.
-    public static func polynomialForTesting(_ coefficients: [Double], at x: Double) -> Double { polynomial(coefficients, at: x) }
-
-    static func polynomial(_ coefficients: [Double], at x: Double) -> Double {
+    /// numpy's `poly1d(coefficients)(x)`: highest power first (TeaCache's rescaling).
+    public static func polynomial(_ coefficients: [Double], at x: Double) -> Double {
         coefficients.reduce(0) { $0 * x + $1 }
     }
 }
