@@ -1,4 +1,5 @@
 import Foundation
+import OmniTensor
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -20,7 +21,8 @@ public struct BenchmarkRecord: Codable, Sendable, Equatable {
     public var details: [String: DetailValue]
 
     /// `details` gains "load_average" (1, 5, 15 minutes, now), as the peers' records have it: the
-    /// machine is shared, so every figure says how busy it was.
+    /// machine is shared, so every figure says how busy it was; and "matmul_precision", what GEMMs
+    /// over bf16 weights computed in (`OMNI_MATMUL_PRECISION`).
     public init(benchmark: String, model: String, dtype: String, threads: Int, value: Double, unit: String,
                 roofFraction: Double? = nil, details: [String: DetailValue] = [:]) {
         self.benchmark = benchmark
@@ -32,6 +34,9 @@ public struct BenchmarkRecord: Codable, Sendable, Equatable {
         self.roofFraction = roofFraction
         self.details = details
         if self.details["load_average"] == nil, let load = Self.loadAverage() { self.details["load_average"] = .numbers(load) }
+        if self.details["matmul_precision"] == nil {
+            self.details["matmul_precision"] = .string(CPUBackend.MatmulPrecision.fromEnvironment.rawValue)
+        }
     }
 
     /// The host's load average over 1, 5 and 15 minutes, rounded to 0.01; nil where unknown.
