@@ -1,0 +1,60 @@
+"""The `omni` command line on the bundled models: `generate` for text and images (with step caches),
+`bench diffusion`, and the clear errors for flags that do not fit the model."""
+import json
+import os
+import subprocess
+
+from conftest import BINARY, IMAGE_MODEL, MODEL
+from test_images import decode_png
+
+
+def omni(*args, check=True):
+    result = subprocess.run([BINARY, *args], capture_output=True, text=True, timeout=300)
+    if check:
+        assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_generate_text_json():
+    out = omni("generate", MODEL, "--prompt", "hello", "--max-tokens", "4", "--temperature", "0", "--ignore-eos", "--json")
+    record = json.loads(out.stdout.strip().splitlines()[0])
+    assert len(record["token_ids"]) == 4 and record["finish_reason"] == "length"
+
+
+def test_generate_image_with_and_without_step_cache(tmp_path):
+    base = ["generate", IMAGE_MODEL, "--prompt", "a red cat on a mat", "--width", "32", "--height", "24",
+            "--steps", "6", "--seed", "3"]
+    plain, cached = tmp_path / "plain.png", tmp_path / "cached.png"
+    first = omni(*base, "--output", str(plain))
+    assert "step 6/6" in first.stderr and "wrote 32x24 image" in first.stderr
+    second = omni(*base, "--output", str(cached), "--cache-backend", "first_block_cache", "--cache-config",
+                  '{"residual_diff_threshold": 1e9, "max_warmup_steps": 0, "max_continuous_cached_steps": -1}')
+    # 5 of 6 steps reuse the cache; the fixture's DiT has 2 joint layers, so 5 of 12 evaluations are skipped.
+    assert "first_block_cache: skipped 5 of 12 joint-block evaluations" in second.stderr, second.stderr
+    width, height, pixels = decode_png(plain.read_bytes())
+    assert (width, height) == (32, 24)
+    assert decode_png(cached.read_bytes())[2] != pixels
+
+
+def test_flags_that_do_not_fit_are_clear_errors(tmp_path):
+    bad = omni("generate", IMAGE_MODEL, "--prompt", "x", "--output", str(tmp_path / "x.png"), "--cache-backend", "magic",
+               check=False)
+    assert bad.returncode != 0 and "cache backend \"magic\"" in bad.stderr, bad.stderr
+    wrong = omni("generate", IMAGE_MODEL, "--prompt", "x", "--output", str(tmp_path / "x.png"), "--cache-backend",
+                 "tea_cache", "--cache-config", '{"residual_diff_threshold": 0.1}', check=False)
+    assert wrong.returncode != 0 and "residual_diff_threshold" in wrong.stderr, wrong.stderr
+    text = omni("generate", MODEL, "--prompt", "x", "--cache-backend", "tea_cache", check=False)
+    assert text.returncode != 0 and "text model" in text.stderr, text.stderr
+    size = omni("generate", IMAGE_MODEL, "--prompt", "x", "--width", "30", "--height", "24",
+                "--output", str(tmp_path / "x.png"), check=False)
+    assert size.returncode != 0 and "width 30" in size.stderr, size.stderr
+
+
+def test_bench_diffusion_json_reports_the_cache():
+    out = omni("bench", "diffusion", IMAGE_MODEL, "--size", "32x24", "--steps", "3", "--cache-backend",
+               "tea_cache", "--cache-config", '{"rel_l1_thresh": 1e9}', "--json")
+    record = json.loads(out.stdout.strip().splitlines()[-1])
+    assert record["benchmark"] == "dit_step" and record["unit"] == "s/step" and record["value"] > 0
+    assert record["details"]["cache_backend"] == "tea_cache"
+    assert record["details"]["skipped_blocks"] == 2 * 2   # steps 1 and 2 of 3, 2 joint layers
+    assert record["model"] == os.path.abspath(IMAGE_MODEL)
