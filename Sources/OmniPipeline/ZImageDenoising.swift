@@ -51,14 +51,15 @@ public struct ZImageJob: Sendable {
     var scheduler: FlowMatchEulerDiscreteScheduler
     /// Steps done so far.
     public private(set) var stepIndex = 0
-    public private(set) var cache: StepCacheState
+    /// Mutated by `ZImagePipeline.step` as the cache decides.
+    public internal(set) var cache: StepCacheState
 
     public var isFinished: Bool { stepIndex >= scheduler.timesteps.count }
     public var totalSteps: Int { scheduler.timesteps.count }
 
     /// The current step's transformer inputs: one branch, or the positive and negative branches when
     /// guidance applies at this step.
-    fileprivate func branches(sizeMultiple: Int) -> (time: Float, captions: [Tensor]) {
+    fileprivate func branches() -> (time: Float, captions: [Tensor]) {
         let t = scheduler.timesteps[stepIndex]
         let time = (1000 - t) / 1000
         if request.guidanceScale > 1, Double(time) <= request.cfgTruncation, let negativeCaption {
@@ -74,7 +75,6 @@ public struct ZImageJob: Sendable {
         stepIndex += 1
     }
 
-    fileprivate mutating func withCache<R>(_ body: (inout StepCacheState) -> R) -> R { body(&cache) }
 }
 
 extension ZImagePipeline {
@@ -108,7 +108,7 @@ extension ZImagePipeline {
         var cache = r.cache
         if cache.kind == .teaCache, cache.coefficients == nil { cache.coefficients = Self.teaCacheCoefficients }
         return ZImageJob(request: r, caption: caption, negativeCaption: negative, latents: latents, scheduler: scheduler,
-                         cache: cache.makeState(steps: r.steps))
+                         cache: cache.makeState())
     }
 
     /// One denoising step for each unfinished job, as one batch: every branch of every job goes
@@ -122,7 +122,7 @@ extension ZImagePipeline {
         // Every branch's state after the refiners; `owner[k]` is the job of state k.
         var states: [ZImageTransformerState] = [], owner: [Int] = [], branchesOf: [Int: Range<Int>] = [:]
         for j in active {
-            let (time, captions) = jobs[j].branches(sizeMultiple: sizeMultiple)
+            let (time, captions) = jobs[j].branches()
             let s = jobs[j].latents.shape
             let item = jobs[j].latents.reshaped([s[1], 1, s[2], s[3]])
             let first = states.count
@@ -139,14 +139,13 @@ extension ZImagePipeline {
         var running = Set(active), blockInput: [Int: [Tensor]] = [:]
         for j in active {
             let step = jobs[j].stepIndex, ranges = branchesOf[j]!
-            let compute = jobs[j].withCache { cache in
-                cache.shouldComputeBlocks(step: step, modulatedInput: ranges.map { self.transformer.modulatedInput(layer: 0, of: states[$0]) })
-            }
+            let compute = jobs[j].cache.shouldComputeBlocks(
+                step: step, modulatedInput: ranges.map { self.transformer.modulatedInput(layer: 0, of: states[$0]) })
             if compute {
                 blockInput[j] = hidden(j)
             } else {
                 let input = hidden(j)
-                setHidden(j, jobs[j].withCache { $0.applyCached(step: step, to: input, layers: layers, backend: b) })
+                setHidden(j, jobs[j].cache.applyCached(step: step, to: input, layers: layers, backend: b))
                 running.remove(j)
             }
         }
@@ -158,11 +157,10 @@ extension ZImagePipeline {
         for j in active where running.contains(j) {
             let step = jobs[j].stepIndex, output = hidden(j), input = blockInput[j]!
             firstOutput[j] = output
-            let compute = jobs[j].withCache {
-                $0.shouldComputeRemainingBlocks(step: step, firstBlockInput: input, firstBlockOutput: output, backend: b)
-            }
+            let compute = jobs[j].cache.shouldComputeRemainingBlocks(step: step, firstBlockInput: input,
+                                                                     firstBlockOutput: output, backend: b)
             if !compute {
-                setHidden(j, jobs[j].withCache { $0.applyCached(step: step, to: output, layers: layers, backend: b) })
+                setHidden(j, jobs[j].cache.applyCached(step: step, to: output, layers: layers, backend: b))
                 running.remove(j)
             }
         }
@@ -171,7 +169,7 @@ extension ZImagePipeline {
         for j in active where running.contains(j) {
             let start = jobs[j].request.cache.kind == .firstBlockCache ? firstOutput[j]! : blockInput[j]!
             let end = hidden(j)
-            jobs[j].withCache { $0.recordComputed(start: start, end: end, layers: layers, backend: b) }
+            jobs[j].cache.recordComputed(start: start, end: end, layers: layers, backend: b)
         }
 
         // Final layer, guidance, scheduler step.

@@ -55,17 +55,6 @@ public final class ZImagePipeline: Sendable {
         try decode(denoise(request, onStep: onStep), vaeTiling: vaeTiling)
     }
 
-    /// As `generate(_:)`, with the request's fields as arguments.
-    public func generate(prompt: String, negativePrompt: String? = nil, width: Int = 1024, height: Int = 1024,
-                         steps: Int = 8, guidanceScale: Double = 0, cfgTruncation: Double = 1, cfgNormalization: Double = 0,
-                         seed: UInt64 = 0, maxSequenceLength: Int = 512, vaeTiling: AutoencoderKLTiling? = nil,
-                         onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZImageOutput {
-        try generate(ImageRequest(prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
-                                  guidanceScale: guidanceScale, cfgTruncation: cfgTruncation, cfgNormalization: cfgNormalization,
-                                  seed: seed, maxSequenceLength: maxSequenceLength),
-                     vaeTiling: vaeTiling, onStep: onStep)
-    }
-
     /// The denoising loop alone: the finished job (its final latents `[1, C, h, w]` f32 and cache
     /// counts).
     public func denoise(_ request: ImageRequest, onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZImageJob {
@@ -75,16 +64,6 @@ public final class ZImagePipeline: Sendable {
             onStep?(jobs[0].stepIndex - 1, jobs[0].latents)
         }
         return jobs[0]
-    }
-
-    /// As `denoise(_:)`, with the request's fields as arguments; the final latents.
-    public func denoise(prompt: String, negativePrompt: String? = nil, width: Int, height: Int, steps: Int,
-                        guidanceScale: Double = 0, cfgTruncation: Double = 1, cfgNormalization: Double = 0,
-                        seed: UInt64 = 0, maxSequenceLength: Int = 512,
-                        onStep: ((Int, Tensor) -> Void)? = nil) throws -> Tensor {
-        try denoise(ImageRequest(prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,
-                                 guidanceScale: guidanceScale, cfgTruncation: cfgTruncation, cfgNormalization: cfgNormalization,
-                                 seed: seed, maxSequenceLength: maxSequenceLength), onStep: onStep).latents
     }
 
     /// `pos + scale * (pos - neg)`, its norm capped at `normalization * |pos|` when that is above 0.

@@ -13,7 +13,7 @@ import Testing
     /// Runs `steps` steps of first-block cache where the first block's residual is `residuals[i]`;
     /// returns the steps that reused the cache.
     private func firstBlockRun(_ config: DiffusionCacheConfig, residuals: [Float]) -> [Int] {
-        var state = config.makeState(steps: residuals.count)
+        var state = config.makeState()
         for (step, r) in residuals.enumerated() {
             let input = constant(1), output = constant(1 + r)
             if state.shouldComputeRemainingBlocks(step: step, firstBlockInput: input, firstBlockOutput: output, backend: b) {
@@ -69,7 +69,7 @@ import Testing
     @Test func skippedBlockCounts() {
         var c = unlimited
         c.residualDiffThreshold = 1e9
-        var state = c.makeState(steps: 3)
+        var state = c.makeState()
         for step in 0..<3 {
             let input = constant(1) + constant(2), output = constant(2) + constant(3)   // two branches (CFG)
             if state.shouldComputeRemainingBlocks(step: step, firstBlockInput: input, firstBlockOutput: output, backend: b) {
@@ -92,7 +92,7 @@ import Testing
         c.relL1Threshold = 0.26
         c.coefficients = [-2, 0]   // |rescaled| = 2 * rel: the absolute value is taken
         // Modulated inputs growing by 5% a step: rel = 0.05 / (1 + 0.05 (i-1)), rescaled ~ 0.1.
-        var state = c.makeState(steps: 8)
+        var state = c.makeState()
         var computed: [Int] = []
         for step in 0..<8 {
             let m = constant(1 + 0.05 * Float(step))

@@ -28,21 +28,10 @@ private let cases: [Case] = {
 private let pipeline = try! ZImagePipeline(directory: fixture, backend: CPUBackend(threads: 2))
 private let reference = try! SafeTensorsFile(url: fixture.appendingPathComponent("reference.safetensors"))
 
-/// max |a - b| / max |b|, as the model parity suites measure.
-private func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
-    precondition(a.count == b.count, "comparing \(a.count) values with \(b.count)")
-    var diff: Float = 0, scale: Float = 1e-30
-    for i in a.indices {
-        diff = max(diff, abs(a[i] - b[i]))
-        scale = max(scale, abs(b[i]))
-    }
-    return diff / scale
-}
-
 private func run(_ c: Case, onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZImageOutput {
-    try pipeline.generate(prompt: c.prompt, negativePrompt: c.negative_prompt, width: c.width, height: c.height,
-                          steps: c.steps, guidanceScale: c.guidance_scale, cfgTruncation: c.cfg_truncation,
-                          cfgNormalization: c.cfg_normalization, seed: c.seed, maxSequenceLength: c.max_sequence_length,
+    try pipeline.generate(ImageRequest(prompt: c.prompt, negativePrompt: c.negative_prompt, width: c.width, height: c.height,
+                                       steps: c.steps, guidanceScale: c.guidance_scale, cfgTruncation: c.cfg_truncation,
+                                       cfgNormalization: c.cfg_normalization, seed: c.seed, maxSequenceLength: c.max_sequence_length),
                           onStep: onStep)
 }
 
@@ -91,8 +80,8 @@ private func run(_ c: Case, onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZI
         let c = cases[0]
         let first = try run(c), second = try run(c)
         #expect(first.image == second.image)
-        let other = try pipeline.generate(prompt: c.prompt, width: c.width, height: c.height, steps: c.steps,
-                                          seed: c.seed + 1, maxSequenceLength: c.max_sequence_length)
+        let other = try pipeline.generate(ImageRequest(prompt: c.prompt, width: c.width, height: c.height, steps: c.steps,
+                                                       seed: c.seed + 1, maxSequenceLength: c.max_sequence_length))
         #expect(other.image != first.image)
     }
 
@@ -103,8 +92,9 @@ private func run(_ c: Case, onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZI
     @Test func tiledDecodeGivesTheSameSizeAndACloseImage() throws {
         let c = cases[0]
         let whole = try run(c)
-        let tiled = try pipeline.generate(prompt: c.prompt, width: c.width, height: c.height, steps: c.steps, seed: c.seed,
-                                          maxSequenceLength: c.max_sequence_length, vaeTiling: pipeline.vae.defaultTiling)
+        let tiled = try pipeline.generate(ImageRequest(prompt: c.prompt, width: c.width, height: c.height, steps: c.steps,
+                                                       seed: c.seed, maxSequenceLength: c.max_sequence_length),
+                                          vaeTiling: pipeline.vae.defaultTiling)
         #expect(tiled.decoded.shape == whole.decoded.shape)
         #expect(tiled.latents.toFloats() == whole.latents.toFloats())
         let diff = zip(tiled.image.pixels, whole.image.pixels).map { abs(Int($0) - Int($1)) }
@@ -122,10 +112,10 @@ private func run(_ c: Case, onStep: ((Int, Tensor) -> Void)? = nil) throws -> ZI
 
     @Test func sizesOffThePatchGridAreRejected() throws {
         #expect(throws: ZImagePipelineError.invalidSize(name: "width", value: 20, multiple: 8)) {
-            try pipeline.generate(prompt: "x", width: 20, height: 16, steps: 1)
+            try pipeline.generate(ImageRequest(prompt: "x", width: 20, height: 16, steps: 1))
         }
         #expect(throws: ZImagePipelineError.invalidSteps(0)) {
-            try pipeline.generate(prompt: "x", width: 16, height: 16, steps: 0)
+            try pipeline.generate(ImageRequest(prompt: "x", width: 16, height: 16, steps: 0))
         }
     }
 }

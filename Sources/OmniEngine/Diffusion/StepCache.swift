@@ -76,7 +76,7 @@ public struct DiffusionCacheConfig: Sendable, Equatable {
     }
 
     /// The state one request carries through its steps.
-    public func makeState(steps: Int) -> StepCacheState { StepCacheState(config: self, steps: steps) }
+    public func makeState() -> StepCacheState { StepCacheState(config: self) }
 }
 
 /// A `--cache-config` value, as the JSON gave it.
@@ -138,7 +138,6 @@ public enum DiffusionCacheConfigError: Error, Sendable, Equatable, CustomStringC
 /// branches of the request, measured over all of them together.
 public struct StepCacheState: Sendable {
     public let config: DiffusionCacheConfig
-    public let steps: Int
     /// Joint-block evaluations skipped and run so far (per branch).
     public private(set) var skippedBlocks = 0
     public private(set) var computedBlocks = 0
@@ -155,9 +154,8 @@ public struct StepCacheState: Sendable {
     private var accumulated = 0.0
     private var residual: [Tensor]?
 
-    init(config: DiffusionCacheConfig, steps: Int) {
+    init(config: DiffusionCacheConfig) {
         self.config = config
-        self.steps = steps
     }
 
     /// The mean absolute difference of `a` and `b` relative to the mean absolute value of `b` (plus
