@@ -80,16 +80,6 @@ private func psnr(_ a: [UInt8], _ b: [UInt8]) -> Double {
     return mse == 0 ? .infinity : 10 * log10(255 * 255 / mse)
 }
 
-private func maxRelativeError(_ a: [Float], _ b: [Float]) -> Float {
-    precondition(a.count == b.count, "comparing \(a.count) values with \(b.count)")
-    var diff: Float = 0, scale: Float = 1e-30
-    for i in a.indices {
-        diff = max(diff, abs(a[i] - b[i]))
-        scale = max(scale, abs(b[i]))
-    }
-    return diff / scale
-}
-
 /// The run's latents per step, final output and cached steps.
 private func generate(_ c: Fixture.Case, _ cache: DiffusionCacheConfig) throws -> (latents: [Int: [Float]], output: ZImageOutput) {
     var latents = [Int: [Float]]()
