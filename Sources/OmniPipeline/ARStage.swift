@@ -27,7 +27,6 @@ final class ARStage: @unchecked Sendable {
     private var sinks: [String: Sink] = [:]   // stage thread only
     private var isStopping = false
     private var latestMetrics: EngineMetrics
-    private var thread: Thread?
 
     init(engine: Engine) {
         self.engine = engine
@@ -35,11 +34,7 @@ final class ARStage: @unchecked Sendable {
     }
 
     func start(name: String) {
-        let thread = Thread { [self] in run() }
-        thread.name = name
-        thread.stackSize = 8 << 20
-        self.thread = thread
-        thread.start()
+        startStageThread(name: name) { [self] in run() }
     }
 
     /// Queues a request; `sink` receives every output and, at the end, a finished output or an error.
@@ -153,6 +148,15 @@ final class ARStage: @unchecked Sendable {
         let m = engine.metrics
         condition.withLock { latestMetrics = m }
     }
+}
+
+/// Starts a stage's engine loop on an OS thread of its own (8 MiB stack): engine steps are long CPU
+/// work that must not block Swift's cooperative pool.
+func startStageThread(name: String, _ body: @escaping @Sendable () -> Void) {
+    let thread = Thread(block: body)
+    thread.name = name
+    thread.stackSize = 8 << 20
+    thread.start()
 }
 
 public enum PipelineError: Error, CustomStringConvertible, Sendable {

@@ -33,10 +33,7 @@ final class DiffusionStage<Model: DiffusionModel>: @unchecked Sendable {
     init(engine: DiffusionEngine<Model>) { self.engine = engine }
 
     func start(name: String) {
-        let thread = Thread { [self] in run() }
-        thread.name = name
-        thread.stackSize = 8 << 20
-        thread.start()
+        startStageThread(name: name) { [self] in run() }
     }
 
     /// Queues a request; `sink` hears its events, ending with `.finished` or `.failed`.
