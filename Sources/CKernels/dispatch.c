@@ -122,6 +122,17 @@ void omni_unary_f32(int op, const float *x, float *o, size_t n) { K()->unary_f32
 void omni_axpy_f32(float a, const float *x, float *y, size_t n) { K()->axpy_f32(a, x, y, n); }
 void omni_scale_f32(float *x, float s, size_t n) { K()->scale_f32(x, s, n); }
 void omni_softmax_f32(float *x, size_t n) { K()->softmax_f32(x, n); }
+void omni_paged_attention_f32(size_t rows, const float *const *q, float *const *out, const size_t *visible,
+                              const float *keys, size_t kstride, const float *values, size_t vstride,
+                              const int32_t *table, size_t block, size_t head_dim, size_t value_dim, float scale,
+                              float *scratch) {
+    K()->paged_attention_f32(rows, q, out, visible, keys, kstride, values, vstride, table, block, head_dim, value_dim,
+                             scale, scratch);
+}
+size_t omni_paged_attention_scratch(size_t rows, size_t max_visible, size_t head_dim) {
+    const size_t lds = (max_visible + 31) / 32 * 32;
+    return rows * lds + head_dim * 32 + max_visible * (sizeof(float *) / sizeof(float));
+}
 
 // The bandwidth probe uses 256-bit loads where available: on the CPUs measured here (Zen 4)
 // they read faster than 512-bit ones, and the probe must find the roof, not one ISA's rate.

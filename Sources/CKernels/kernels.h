@@ -19,6 +19,8 @@ typedef struct {
     void (*axpy_f32)(float, const float *, float *, size_t);
     void (*scale_f32)(float *, float, size_t);
     void (*softmax_f32)(float *, size_t);
+    void (*paged_attention_f32)(size_t, const float *const *, float *const *, const size_t *, const float *, size_t,
+                                const float *, size_t, const int32_t *, size_t, size_t, size_t, float, float *);
 } omni_kernel_table;
 
 extern const omni_kernel_table omni_portable_kernels;

@@ -150,6 +150,7 @@ const omni_kernel_table omni_avx2_kernels = {
     .axpy_f32 = avx2_axpy_f32,
     .scale_f32 = avx2_scale_f32,
     .softmax_f32 = avx2_softmax_f32,
+    .paged_attention_f32 = avx2_paged_attention_f32,
 };
 
 #pragma clang attribute pop

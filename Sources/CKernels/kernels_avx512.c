@@ -216,6 +216,7 @@ const omni_kernel_table omni_avx512_kernels = {
     .axpy_f32 = avx512_axpy_f32,
     .scale_f32 = avx512_scale_f32,
     .softmax_f32 = avx512_softmax_f32,
+    .paged_attention_f32 = avx512_paged_attention_f32,
 };
 
 #pragma clang attribute pop

@@ -83,4 +83,5 @@ const omni_kernel_table omni_portable_kernels = {
     .axpy_f32 = portable_axpy_f32,
     .scale_f32 = portable_scale_f32,
     .softmax_f32 = portable_softmax_f32,
+    .paged_attention_f32 = portable_paged_attention_f32,
 };

@@ -90,6 +90,19 @@ void omni_softmax_f32(float *x, size_t n);
 /// out = x * rsqrt(mean(x^2) + eps) * w (w in `wdtype`, or none when w is NULL).
 void omni_rmsnorm_f32(const float *x, const void *w, int wdtype, float *out, size_t n, float eps);
 
+// ---- attention over a paged KV cache ----
+/// Causal attention of `rows` query rows (q[r], head_dim floats) that share one KV head of one
+/// sequence. Row r attends to the sequence's keys 0..<visible[r]; key j sits in cache slot
+/// table[j / block] * block + j % block, its key at keys + slot * kstride (head_dim floats) and its
+/// value at values + slot * vstride (value_dim floats). out[r] = softmax(scale * q[r] . k_j) v_j.
+/// Each row's sums run in one fixed order whatever the other rows are, so a row's result does not
+/// depend on how rows are grouped into calls. scratch: omni_paged_attention_scratch floats, aligned.
+void omni_paged_attention_f32(size_t rows, const float *const *q, float *const *out, const size_t *visible,
+                              const float *keys, size_t kstride, const float *values, size_t vstride,
+                              const int32_t *table, size_t block, size_t head_dim, size_t value_dim, float scale,
+                              float *scratch);
+size_t omni_paged_attention_scratch(size_t rows, size_t max_visible, size_t head_dim);
+
 // ---- bf16-precision GEMM: the backend's opt-in bf16 matmul mode (gemm_bf16.c says what it computes) ----
 /// Whether AVX512-BF16 runs it here (else a slow portable loop computes the same sums).
 int omni_gemm_bf16_native(void);

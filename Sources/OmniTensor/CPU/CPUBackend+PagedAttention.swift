@@ -1,6 +1,9 @@
 import CKernels
 
 extension CPUBackend {
+    /// Query rows per work unit of `pagedAttention` (a block of tokens times a KV head's group).
+    static let pagedAttentionRows = 64
+
     public func writeKV(key: Tensor, value: Tensor, into cache: PagedKVCache, slots: [Int32]) {
         precondition(key.rank == 3 && value.rank == 3 && key.shape[0] == slots.count && value.shape[0] == slots.count,
                      "writeKV: key \(key.shape), value \(value.shape), \(slots.count) slots")
@@ -28,38 +31,49 @@ extension CPUBackend {
         let group = qHeads / kvHeads
         let q = f32(query)
         let out = empty([tokens, qHeads, valueDim])
-        // One work item per (token, head): which sequence and which position it belongs to.
-        var owner = [Int32](repeating: -1, count: tokens)
-        for (s, seq) in batch.sequences.enumerated() {
+        for seq in batch.sequences {
             precondition(seq.queryCount <= seq.contextLength && seq.queryStart + seq.queryCount <= tokens
                          && seq.blockTable.count * blockSize >= seq.contextLength, "pagedAttention: bad sequence \(seq)")
-            for t in seq.queryStart..<(seq.queryStart + seq.queryCount) { owner[t] = Int32(s) }
+        }
+        // Work units: a block of one sequence's new tokens under one KV head; its rows are those
+        // tokens' query heads of that KV head's group, so the group reads each key and value once.
+        let tokenBlock = max(1, Self.pagedAttentionRows / group)
+        var units: [(sequence: Int, kvHead: Int, first: Int, count: Int)] = []
+        for (s, seq) in batch.sequences.enumerated() {
+            for first in stride(from: 0, to: seq.queryCount, by: tokenBlock) {
+                for kvh in 0..<kvHeads { units.append((s, kvh, first, min(tokenBlock, seq.queryCount - first))) }
+            }
         }
         let qp = q.floatPointer, op = out.floatPointer
         let kp = cache.key.floatPointer, vp = cache.value.floatPointer
         let sequences = batch.sequences
         let maxContext = sequences.map(\.contextLength).max() ?? 0
-        pool.parallelFor(tokens * qHeads, grain: max(1, 1024 / max(maxContext, 1))) { items in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(maxContext, 1))
-            defer { scores.deallocate() }
-            for item in items {
-                let t = item / qHeads, h = item % qHeads
-                guard owner[t] >= 0 else { continue }
-                let seq = sequences[Int(owner[t])]
-                let visible = seq.contextLength - seq.queryCount + (t - seq.queryStart) + 1
-                let kvh = h / group
-                let qRow = qp + (t * qHeads + h) * headDim
+        let maxRows = tokenBlock * group
+        let scratchCount = omni_paged_attention_scratch(maxRows, maxContext, headDim)
+        let kStride = kvHeads * headDim, vStride = kvHeads * valueDim
+        pool.parallelFor(units.count, grain: 1) { range in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
+            let qRows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: maxRows)
+            let outRows = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: maxRows)
+            let visible = UnsafeMutablePointer<Int>.allocate(capacity: maxRows)
+            defer { scratch.deallocate(); qRows.deallocate(); outRows.deallocate(); visible.deallocate() }
+            for u in range {
+                let unit = units[u], seq = sequences[unit.sequence]
+                var rows = 0
+                for i in unit.first..<(unit.first + unit.count) {
+                    let t = seq.queryStart + i
+                    for g in 0..<group {
+                        let h = unit.kvHead * group + g
+                        qRows[rows] = UnsafePointer(qp + (t * qHeads + h) * headDim)
+                        outRows[rows] = op + (t * qHeads + h) * valueDim
+                        visible[rows] = seq.contextLength - seq.queryCount + i + 1
+                        rows += 1
+                    }
+                }
                 seq.blockTable.withUnsafeBufferPointer { table in
-                    for j in 0..<visible {
-                        let slot = Int(table[j / blockSize]) * blockSize + j % blockSize
-                        scores[j] = omni_dot_f32(qRow, kp + (slot * kvHeads + kvh) * headDim, headDim) * scale
-                    }
-                    omni_softmax_f32(scores, visible)
-                    let outRow = op + (t * qHeads + h) * valueDim
-                    for j in 0..<visible {
-                        let slot = Int(table[j / blockSize]) * blockSize + j % blockSize
-                        omni_axpy_f32(scores[j], vp + (slot * kvHeads + kvh) * valueDim, outRow, valueDim)
-                    }
+                    omni_paged_attention_f32(rows, qRows, outRows, visible,
+                                             kp + unit.kvHead * headDim, kStride, vp + unit.kvHead * valueDim, vStride,
+                                             table.baseAddress, blockSize, headDim, valueDim, scale, scratch)
                 }
             }
         }
