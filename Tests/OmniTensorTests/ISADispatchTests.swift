@@ -173,6 +173,35 @@ struct ISADispatchTests {
         report("sumsq \(tag)", sumsqWorst, 1e-6)
     }
 
+    /// exp (our own polynomial, used by softmax, silu and sigmoid): bit-identical at every level,
+    /// and within 1 ulp of the correctly rounded e^x (double exp, rounded) over 2^20 points of
+    /// [-104, 89] (subnormal results included), with inf, 0 and NaN where they belong.
+    @Test func expIsIdenticalAtEveryLevelAndWithinOneULP() {
+        let count = 1 << 20
+        var x = (0..<count).map { Float(-104.0 + 193.0 * Double($0) / Double(count - 1)) }
+        x += [0, -0, 1, -1, 88.72283, 88.72284, 89, 100, -87.33, -103.97, -103.98, -150, .infinity, -.infinity, .nan, 1e-30, -1e-30]
+        let n = x.count
+        var results: [[Float]] = []
+        for level in Self.levels {
+            var y = [Float](repeating: 0, count: n)
+            atLevel(level) { omni_unary_f32(5, x, &y, n) }  // OMNI_EXP
+            results.append(y)
+        }
+        for (level, y) in results.enumerated().dropFirst() {
+            let differing = (0..<n).filter { y[$0].bitPattern != results[0][$0].bitPattern && !(y[$0].isNaN && results[0][$0].isNaN) }
+            #expect(differing.isEmpty, "exp @\(Self.names[level]): \(differing.count) values differ from portable, first x = \(differing.first.map { "\(x[$0])" } ?? "")")
+        }
+        var worstULP: Float = 0
+        for i in 0..<n {
+            let want = Float(Foundation.exp(Double(x[i]))), got = results[0][i]
+            if want.isNaN || x[i].isNaN { #expect(got.isNaN && x[i].isNaN); continue }
+            if want.isInfinite || want == 0 { #expect(got == want || abs(got - want) <= want.ulp, "exp(\(x[i])) = \(got), want \(want)"); continue }
+            worstULP = max(worstULP, abs(got - want) / want.ulp)
+        }
+        print("exp: identical at \(Self.levels.count) levels, max error \(worstULP) ulp (<= 1) over \(n) values")
+        #expect(worstULP <= 1, "exp: max error \(worstULP) ulp > 1")
+    }
+
     @Test(arguments: levels)
     func elementwiseKernelsMatchPortable(level: Int32) {
         var rng = SeededRandom(seed: 14)
