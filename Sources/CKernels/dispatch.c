@@ -130,8 +130,9 @@ void omni_paged_attention_f32(size_t rows, const float *const *q, float *const *
                              scale, scratch);
 }
 size_t omni_paged_attention_scratch(size_t rows, size_t max_visible, size_t head_dim) {
-    const size_t lds = (max_visible + 31) / 32 * 32;
-    return rows * lds + head_dim * 32 + max_visible * (sizeof(float *) / sizeof(float));
+    (void)rows; // groups of up to 64 rows, one after another, share the scratch
+    const size_t jpad = (max_visible + 3) / 4 * 4;
+    return jpad * 64 + head_dim * 64 + 2 * max_visible * (sizeof(float *) / sizeof(float));
 }
 
 // The bandwidth probe uses 256-bit loads where available: on the CPUs measured here (Zen 4)

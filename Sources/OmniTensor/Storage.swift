@@ -23,6 +23,20 @@ public final class Storage: @unchecked Sendable {
         self.ownsMemory = true
     }
 
+    /// Allocates `byteCount` bytes left as they are (64-byte aligned), for results a kernel writes
+    /// in full: the zero fill of `init(byteCount:)` would be a pass over the memory for nothing.
+    public init(uninitializedByteCount byteCount: Int, device: Device = .cpu) {
+        self.device = device
+        self.byteCount = byteCount
+        var raw: UnsafeMutableRawPointer?
+        guard posix_memalign(&raw, 64, max(byteCount, 64)) == 0, let raw else {
+            fatalError("out of memory allocating \(byteCount) bytes")
+        }
+        self.pointer = raw
+        self.owner = nil
+        self.ownsMemory = true
+    }
+
     /// Wraps memory that `owner` keeps alive (an mmap, another storage, ...). Nothing is copied.
     public init(borrowing pointer: UnsafeMutableRawPointer, byteCount: Int, owner: AnyObject?, device: Device = .cpu) {
         self.device = device

@@ -7,7 +7,7 @@ extension CPUBackend {
         }
         let av = (a.dtype == .f32 ? a : cast(a, to: .f32)).expanded(to: shape)
         let bv = (b.dtype == .f32 ? b : cast(b, to: .f32)).expanded(to: shape)
-        let out = empty(shape)
+        let out = uninitialized(shape)
         let n = out.count
         if n == 0 { return out }
         let o = out.floatPointer
@@ -53,7 +53,7 @@ extension CPUBackend {
 
     public func unary(_ op: UnaryOp, _ x: Tensor) -> Tensor {
         let src = f32(x)
-        let out = empty(x.shape)
+        let out = uninitialized(x.shape)
         let s = src.floatPointer, o = out.floatPointer
         pool.parallelFor(out.count, grain: 1 << 13) { r in
             omni_unary_f32(op.rawValue, s + r.lowerBound, o + r.lowerBound, r.count)
@@ -125,7 +125,7 @@ extension CPUBackend {
         let n = x.shape.last ?? 1
         let w = weight.map { contiguous($0) }
         precondition(w == nil || w!.count == n, "rmsNorm weight \(weight!.shape) for width \(n)")
-        let out = empty(x.shape)
+        let out = uninitialized(x.shape)
         let s = src.floatPointer, o = out.floatPointer
         let wp = w.map { UnsafeRawPointer($0.rawPointer) }
         let code = w?.dtype.kernelCode ?? 0

@@ -33,7 +33,7 @@ extension CPUBackend {
         }
         var av = (a.dtype == .f32 ? a : cast(a, to: .f32)).expanded(to: batch + [m, k])
         var bv = (b.dtype == .f32 ? b : cast(b, to: .f32)).expanded(to: batch + [k, n])
-        let out = empty(batch + [m, n])
+        let out = k == 0 ? empty(batch + [m, n]) : uninitialized(batch + [m, n])
         if out.count == 0 { return out }
         if k == 0 { return out }
         if blasMatrix(av, base: av.offset) == nil { av = contiguous(av) }
@@ -68,7 +68,8 @@ extension CPUBackend {
         let xs = f32(x)
         let w = weight.strides[1] == 1 && weight.strides[0] >= inFeatures ? weight : contiguous(weight)
         let ldw = w.strides[0]
-        let out = empty(Array(x.shape.dropLast()) + [outFeatures])
+        let outShape = Array(x.shape.dropLast()) + [outFeatures]
+        let out = inFeatures == 0 ? empty(outShape) : uninitialized(outShape)
         if out.count == 0 { return out }
         let xp = xs.floatPointer, o = out.floatPointer
         if inFeatures == 0 {

@@ -30,7 +30,7 @@ extension CPUBackend {
         precondition(qHeads % kvHeads == 0, "query heads \(qHeads) not a multiple of kv heads \(kvHeads)")
         let group = qHeads / kvHeads
         let q = f32(query)
-        let out = empty([tokens, qHeads, valueDim])
+        let out = uninitialized([tokens, qHeads, valueDim])
         for seq in batch.sequences {
             precondition(seq.queryCount <= seq.contextLength && seq.queryStart + seq.queryCount <= tokens
                          && seq.blockTable.count * blockSize >= seq.contextLength, "pagedAttention: bad sequence \(seq)")

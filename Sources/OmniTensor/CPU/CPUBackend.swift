@@ -63,6 +63,11 @@ public final class CPUBackend: Backend {
     /// A new zero-filled f32 tensor.
     func empty(_ shape: [Int], dtype: DType = .f32) -> Tensor { Tensor(zeros: shape, dtype: dtype) }
 
+    /// A new tensor whose every element the caller writes (not zero-filled).
+    func uninitialized(_ shape: [Int], dtype: DType = .f32) -> Tensor {
+        Tensor(storage: Storage(uninitializedByteCount: shape.reduce(1, *) * dtype.size), dtype: dtype, shape: shape)
+    }
+
     /// `x` as contiguous f32 (no copy when it already is).
     func f32(_ x: Tensor) -> Tensor {
         if x.dtype == .f32 { return contiguous(x) }
@@ -73,7 +78,7 @@ public final class CPUBackend: Backend {
 
     public func contiguous(_ x: Tensor) -> Tensor {
         if x.isContiguous { return x }
-        let out = empty(x.shape, dtype: x.dtype)
+        let out = uninitialized(x.shape, dtype: x.dtype)
         stridedCopy(from: x, to: out)
         return out
     }
@@ -81,8 +86,9 @@ public final class CPUBackend: Backend {
     public func cast(_ x: Tensor, to dtype: DType) -> Tensor {
         let src = contiguous(x)
         if src.dtype == dtype { return src === x ? copyOf(src) : src }
-        let out = empty(x.shape, dtype: dtype)
         let n = x.count
+        let floats = [DType.f32, .bf16, .f16]
+        let out = floats.contains(src.dtype) && floats.contains(dtype) ? uninitialized(x.shape, dtype: dtype) : empty(x.shape, dtype: dtype)
         switch (src.dtype, dtype) {
         case (.f32, .bf16), (.f32, .f16), (.bf16, .f32), (.f16, .f32):
             convertFloats(src.rawPointer, src.dtype, out.rawPointer, dtype, n)
@@ -107,7 +113,7 @@ public final class CPUBackend: Backend {
     // MARK: - Helpers
 
     private func copyOf(_ x: Tensor) -> Tensor {
-        let out = empty(x.shape, dtype: x.dtype)
+        let out = uninitialized(x.shape, dtype: x.dtype)
         out.rawPointer.copyMemory(from: x.rawPointer, byteCount: x.count * x.dtype.size)
         return out
     }
