@@ -28,15 +28,55 @@ enum { MR = 8, NR = 32, KC = 256, MC = 96 };
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512bf16"))), apply_to = function)
 
 
+/// dst32[p * NR + c] = src[c][j + p] for 16 rows c and 16 pairs p: a 16x16 transpose of 32-bit
+/// pairs in registers (32-bit, then 64-bit unpacks within 128-bit lanes, then two lane shuffles).
+static inline void transpose_pairs_16x16(const uint32_t *const *src, size_t j, uint32_t *dst) {
+    __m512i r[16], t[16], u[16];
+    for (int i = 0; i < 16; i++) r[i] = _mm512_loadu_si512((const void *)(src[i] + j));
+    for (int i = 0; i < 16; i += 2) {
+        t[i] = _mm512_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm512_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 16; g += 4) { // u[g + c]: in 128-bit lane L, rows g..g+3 of pair 4L + c
+        u[g] = _mm512_unpacklo_epi64(t[g], t[g + 2]);
+        u[g + 1] = _mm512_unpackhi_epi64(t[g], t[g + 2]);
+        u[g + 2] = _mm512_unpacklo_epi64(t[g + 1], t[g + 3]);
+        u[g + 3] = _mm512_unpackhi_epi64(t[g + 1], t[g + 3]);
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512i v0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0x88), w0 = _mm512_shuffle_i32x4(u[c], u[4 + c], 0xDD);
+        __m512i v1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0x88), w1 = _mm512_shuffle_i32x4(u[8 + c], u[12 + c], 0xDD);
+        _mm512_storeu_si512((void *)(dst + (size_t)c * NR), _mm512_shuffle_i32x4(v0, v1, 0x88));
+        _mm512_storeu_si512((void *)(dst + (size_t)(4 + c) * NR), _mm512_shuffle_i32x4(w0, w1, 0x88));
+        _mm512_storeu_si512((void *)(dst + (size_t)(8 + c) * NR), _mm512_shuffle_i32x4(v0, v1, 0xDD));
+        _mm512_storeu_si512((void *)(dst + (size_t)(12 + c) * NR), _mm512_shuffle_i32x4(w0, w1, 0xDD));
+    }
+}
+
 /// Columns n0..<n0+cols (cols <= 32) of w, k pairs j0..<j1, as pairs along k:
-/// dst[j - j0][c][e] = w[n0 + c][2j + e], zero past k and past cols.
+/// dst[j - j0][c][e] = w[n0 + c][2j + e], zero past k and past cols. Whole tiles of whole pairs go
+/// 16 x 16 pairs at a time through registers; the rest (a last narrow tile, an odd k's last
+/// pair, pairs short of 16) element by element.
 static void pack_b_tile(const uint16_t *w, size_t ldw, size_t n0, size_t cols, size_t k, size_t j0, size_t j1,
                         uint16_t *dst) {
-    memset(dst, 0, (j1 - j0) * NR * 2 * sizeof(uint16_t));
+    const size_t whole = k / 2 < j1 ? k / 2 : j1;
+    size_t fast = j0;
+    if (cols == NR && whole > j0) {
+        fast = j0 + (whole - j0) / 16 * 16;
+        const uint32_t *rows[NR];
+        for (size_t c = 0; c < NR; c++) rows[c] = (const uint32_t *)(const void *)(w + (n0 + c) * ldw);
+        uint32_t *d32 = (uint32_t *)(void *)dst;
+        for (size_t j = j0; j < fast; j += 16) {
+            transpose_pairs_16x16(rows, j, d32 + (j - j0) * NR);
+            transpose_pairs_16x16(rows + 16, j, d32 + (j - j0) * NR + 16);
+        }
+    }
+    if (fast == j1) return;
+    memset(dst + (fast - j0) * NR * 2, 0, (j1 - fast) * NR * 2 * sizeof(uint16_t));
     for (size_t c = 0; c < cols; c++) {
         const uint16_t *row = w + (n0 + c) * ldw;
-        uint16_t *d = dst + 2 * c;
-        for (size_t j = j0; j < j1; j++, d += NR * 2) {
+        uint16_t *d = dst + (fast - j0) * NR * 2 + 2 * c;
+        for (size_t j = fast; j < j1; j++, d += NR * 2) {
             size_t kk = 2 * j;
             d[0] = row[kk];
             if (kk + 1 < k) d[1] = row[kk + 1];
