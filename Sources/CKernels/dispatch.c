@@ -3,6 +3,9 @@
 #include <stdlib.h>
 #include <strings.h>
 #include <math.h>
+#if defined(__linux__)
+#include <malloc.h>
+#endif
 
 static int detect(void) {
 #if defined(__x86_64__)
@@ -182,4 +185,16 @@ void omni_rmsnorm_f32(const float *x, const void *w, int wdtype, float *out, siz
         for (size_t i = 0; i < n; i++)
             out[i] = (wdtype == OMNI_DT_BF16 ? omni_bf16_bits_to_f32(h[i]) : omni_f16_bits_to_f32(h[i])) * (x[i] * inv);
     }
+}
+
+void omni_keep_freed_memory(size_t bytes) {
+#if defined(__linux__)
+    // glibc serves blocks above its mmap threshold (at most 32 MB, adjusted dynamically) with
+    // fresh mappings and unmaps them on free, so every step's large activations (a prefill
+    // chunk's FFN, a batch's logits) page-faulted and were zeroed by the kernel again.
+    mallopt(M_MMAP_THRESHOLD, (int)bytes);
+    mallopt(M_TRIM_THRESHOLD, (int)(2 * bytes));
+#else
+    (void)bytes;
+#endif
 }

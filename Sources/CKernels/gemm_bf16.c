@@ -147,6 +147,60 @@ static void gemm_bf16_native(const uint16_t *a, size_t rows, size_t kp, size_t k
     }
 }
 
+/// out[m][n] for tiles of MR_D x-rows by NR_D weight rows, straight from the weights' own rows (no
+/// packing): each accumulator lane sums the pairs at its position along k, and the 16 lanes are
+/// added at the end. For few rows of x (decode steps of a batch), where packing the weights would
+/// cost as much as the products.
+enum { MR_D = 4, NR_D = 4 };
+
+#define DOT_TILE(XR, WR)                                                                               \
+    static void dot_tile_##XR##x##WR(const uint16_t *a, size_t kp, const uint16_t *w, size_t ldw, float *out, \
+                                     size_t ldo) {                                                    \
+        __m512 acc[XR][WR];                                                                           \
+        for (int i = 0; i < XR; i++)                                                                  \
+            for (int j = 0; j < WR; j++) acc[i][j] = _mm512_setzero_ps();                             \
+        size_t e = 0;                                                                                 \
+        for (; e + 32 <= kp; e += 32) {                                                               \
+            __m512bh xv[XR], wv[WR];                                                                  \
+            for (int i = 0; i < XR; i++) xv[i] = (__m512bh)_mm512_loadu_si512((const void *)(a + i * kp + e)); \
+            for (int j = 0; j < WR; j++) wv[j] = (__m512bh)_mm512_loadu_si512((const void *)(w + j * ldw + e)); \
+            for (int i = 0; i < XR; i++)                                                              \
+                for (int j = 0; j < WR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv[i], wv[j]);   \
+        }                                                                                             \
+        if (e < kp) {                                                                                 \
+            const __mmask32 m = (__mmask32)((1ull << (kp - e)) - 1ull);                               \
+            __m512bh xv[XR], wv[WR];                                                                  \
+            for (int i = 0; i < XR; i++) xv[i] = (__m512bh)_mm512_maskz_loadu_epi16(m, a + i * kp + e);  \
+            for (int j = 0; j < WR; j++) wv[j] = (__m512bh)_mm512_maskz_loadu_epi16(m, w + j * ldw + e); \
+            for (int i = 0; i < XR; i++)                                                              \
+                for (int j = 0; j < WR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv[i], wv[j]);   \
+        }                                                                                             \
+        for (int i = 0; i < XR; i++)                                                                  \
+            for (int j = 0; j < WR; j++) out[i * ldo + j] = _mm512_reduce_add_ps(acc[i][j]);          \
+    }
+DOT_TILE(4, 4)
+DOT_TILE(4, 1)
+DOT_TILE(1, 4)
+DOT_TILE(1, 1)
+#undef DOT_TILE
+
+/// The weights' k must be even here (kp == k): an odd k's last weight element would pair with
+/// the next row's first; callers with odd k use omni_gemm_bf16.
+static void gemm_bf16_dot_native(const uint16_t *a, size_t rows, size_t kp, const uint16_t *w, size_t ldw,
+                                 size_t n0, size_t n1, float *out, size_t ldo) {
+    size_t n = n0;
+    for (; n + NR_D <= n1; n += NR_D) {
+        size_t m = 0;
+        for (; m + MR_D <= rows; m += MR_D) dot_tile_4x4(a + m * kp, kp, w + n * ldw, ldw, out + m * ldo + n, ldo);
+        for (; m < rows; m++) dot_tile_1x4(a + m * kp, kp, w + n * ldw, ldw, out + m * ldo + n, ldo);
+    }
+    for (; n < n1; n++) {
+        size_t m = 0;
+        for (; m + MR_D <= rows; m += MR_D) dot_tile_4x1(a + m * kp, kp, w + n * ldw, ldw, out + m * ldo + n, ldo);
+        for (; m < rows; m++) dot_tile_1x1(a + m * kp, kp, w + n * ldw, ldw, out + m * ldo + n, ldo);
+    }
+}
+
 #pragma clang attribute pop
 #endif
 
@@ -194,5 +248,16 @@ void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const u
     }
 #endif
     (void)scratch;
+    gemm_bf16_portable(a, rows, kp, k, w, ldw, n0, n1, out, ldo);
+}
+
+void omni_gemm_bf16_dot(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
+                        size_t n0, size_t n1, float *out, size_t ldo) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (omni_gemm_bf16_native() && kp == k) {
+        gemm_bf16_dot_native(a, rows, kp, w, ldw, n0, n1, out, ldo);
+        return;
+    }
+#endif
     gemm_bf16_portable(a, rows, kp, k, w, ldw, n0, n1, out, ldo);
 }

@@ -62,11 +62,36 @@ import Testing
         }
     }
 
+    /// The unpacked kernel for few rows (`omni_gemm_bf16_dot`): 4x4 tiles and their row/column
+    /// leftovers, k not a multiple of 32 (masked last step), a weight stride past k, and odd k
+    /// (which falls back to the portable loop). Same reference and tolerance as above.
+    @Test(arguments: [(1, 5, 8), (4, 4, 32), (7, 9, 46), (13, 70, 130), (64, 37, 896), (5, 3, 7)])
+    func dotKernelMatchesDoubleReference(shape: (Int, Int, Int)) {
+        let (rows, n, k) = shape
+        var rng = SeededRandom(seed: UInt64(rows * 7919 + n * 31 + k))
+        let ldw = k + 6
+        let x = rng.normal(rows * k), wf = rounded(rng.normal(n * ldw, scale: 0.1))
+        var w = [UInt16](repeating: 0, count: n * ldw)
+        omni_f32_to_bf16(wf, &w, n * ldw)
+        let kp = (k + 1) & ~1
+        var packed = [UInt16](repeating: 0, count: rows * kp)
+        omni_pack_a_bf16(x, k, rows, k, &packed, kp)
+        var out = [Float](repeating: .nan, count: rows * n)
+        let split = min(n, 5) // two column ranges, the first not a multiple of 4
+        omni_gemm_bf16_dot(packed, rows, kp, k, w, ldw, 0, split, &out, n)
+        omni_gemm_bf16_dot(packed, rows, kp, k, w, ldw, split, n, &out, n)
+        let dense = (0..<n).flatMap { j in wf[(j * ldw)..<(j * ldw + k)] }
+        let error = worstError(rows: rows, n: n, k: k, out: out, a: rounded(x), w: Array(dense))
+        #expect(error <= 1e-4, "dot \(rows)x\(n)x\(k): max error \(error) of sum |a w| > 1e-4")
+        print("bf16 dot GEMM \(rows)x\(n)x\(k): max error \(error) of sum |a w| (<= 1e-4)")
+    }
+
     /// Through the backend: linear over bf16 weights in bf16 mode against the f32 mode, beyond the
     /// small-batch limit (rows > 48), threaded, with a bias.
     @Test func linearInBF16ModeAgreesWithF32Mode() {
         var rng = SeededRandom(seed: 99)
-        let rows = 70, n = 100, k = 257
+        for (rows, k) in [(70, 257), (70, 256), (20, 256)] {  // packed (odd k and many rows) and unpacked
+        let n = 100
         let x = Tensor(rng.normal(rows * k), shape: [rows, k])
         let fp = CPUBackend(threads: 2, matmulPrecision: .float32), bf = CPUBackend(threads: 2, matmulPrecision: .bfloat16)
         let w = fp.cast(Tensor(rng.normal(n * k, scale: 0.1), shape: [n, k]), to: .bf16)
@@ -80,7 +105,8 @@ import Testing
         let roundingError = zip(fast, exact).map { abs($0 - $1) }.max()!, scale = exact.map(abs).max()!
         #expect(orderError <= 1e-4 * scale, "max |bf16 mode - f32 GEMM of rounded x| \(orderError)")
         #expect(roundingError <= 2e-2 * scale, "max |bf16 mode - f32 mode| \(roundingError) of max \(scale)")
-        print("linear 70x257 -> 100, bf16 mode: \(orderError / scale) (order), \(roundingError / scale) (bf16 activations) of max |y|")
+        print("linear \(rows)x\(k) -> 100, bf16 mode: \(orderError / scale) (order), \(roundingError / scale) (bf16 activations) of max |y|")
+        }
     }
 }
 

@@ -90,6 +90,10 @@ void omni_softmax_f32(float *x, size_t n);
 /// out = x * rsqrt(mean(x^2) + eps) * w (w in `wdtype`, or none when w is NULL).
 void omni_rmsnorm_f32(const float *x, const void *w, int wdtype, float *out, size_t n, float eps);
 
+/// Blocks up to `bytes` come from (and go back to) the process heap instead of fresh mappings each
+/// time, and up to twice that stays mapped after frees (glibc; elsewhere nothing).
+void omni_keep_freed_memory(size_t bytes);
+
 // ---- attention over a paged KV cache ----
 /// Causal attention of `rows` query rows (q[r], head_dim floats) that share one KV head of one
 /// sequence. Row r attends to the sequence's keys 0..<visible[r]; key j sits in cache slot
@@ -113,6 +117,11 @@ void omni_pack_a_bf16(const float *x, size_t ldx, size_t rows, size_t k, uint16_
 /// omni_pack_a_bf16, w bf16 [N][ldw]. scratch holds omni_gemm_bf16_scratch(n1 - n0) uint16.
 void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
                     size_t n0, size_t n1, float *out, size_t ldo, uint16_t *scratch);
+/// The same products for few rows of activations, read against the weights' own rows (nothing
+/// packed); each output's pairs are summed in 16 lanes, then across them (another order than
+/// omni_gemm_bf16's, so the two can differ in the last bits).
+void omni_gemm_bf16_dot(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
+                        size_t n0, size_t n1, float *out, size_t ldo);
 /// uint16 values of scratch omni_gemm_bf16 needs for `columns` output columns.
 size_t omni_gemm_bf16_scratch(size_t columns);
 

@@ -1,3 +1,4 @@
+import Foundation
 import CKernels
 import COpenBLAS
 
@@ -74,6 +75,8 @@ extension CPUBackend {
         let xp = xs.floatPointer, o = out.floatPointer
         if inFeatures == 0 {
             // Empty reduction: the result is the bias alone.
+        } else if w.dtype == .bf16 && matmulPrecision == .bfloat16 && rows >= Self.bf16MinRows {
+            bf16GEMM(x: xp, rows: rows, weight: w, out: o)
         } else if rows <= Self.smallBatchLimit(w.dtype) {
             let wp = UnsafeRawPointer(w.rawPointer), code = w.dtype.kernelCode, es = w.dtype.size
             // Split weight rows in multiples of 4 (the kernel's tile) across threads.
@@ -83,8 +86,6 @@ extension CPUBackend {
                 omni_gemm_small(wp + first * ldw * es, code, ldw, xp, inFeatures, o + first, outFeatures,
                                 rows, last - first, inFeatures)
             }
-        } else if w.dtype == .bf16 && matmulPrecision == .bfloat16 {
-            bf16GEMM(x: xp, rows: rows, weight: w, out: o)
         } else if w.dtype == .f32 {
             cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows), Int32(outFeatures), Int32(inFeatures),
                         1, xp, Int32(inFeatures), w.floatPointer, Int32(ldw), 0, o, Int32(outFeatures))
@@ -102,9 +103,18 @@ extension CPUBackend {
         return out
     }
 
+    /// Rows of x from which bf16 weights are multiplied in bf16 precision in that mode (fewer, the
+    /// batch-1 decode steps, keep f32 activations against the bf16 weights read in place).
+    static let bf16MinRows = 4
+    /// Rows of x up to which the bf16 mode reads the weights' own rows (`omni_gemm_bf16_dot`)
+    /// instead of packing them (`OMNI_BF16_DOT_ROWS`): decode steps of a batch, where packing
+    /// every weight for a few rows would cost as much as the products.
+    static let bf16DotRowLimit = ProcessInfo.processInfo.environment["OMNI_BF16_DOT_ROWS"].flatMap(Int.init) ?? 128
+
     /// `out = x @ weight^T` in bf16 precision (`MatmulPrecision.bfloat16`): the activations packed
-    /// once as bf16, then the weight rows split across threads in tiles of 32, each thread packing
-    /// its tiles block by block along k and multiplying them by AVX512-BF16 against every row.
+    /// once as bf16; then, for a few rows, the weights' own rows split across threads in fours and
+    /// multiplied in place, or else the weight rows split across threads in tiles of 32, each thread
+    /// packing its tiles block by block along k and multiplying them by AVX512-BF16 against every row.
     private func bf16GEMM(x: UnsafePointer<Float>, rows: Int, weight w: Tensor, out: UnsafeMutablePointer<Float>) {
         let n = w.shape[0], k = w.shape[1], kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
         let a = UnsafeMutablePointer<UInt16>.allocate(capacity: padded * kp)
@@ -114,6 +124,12 @@ extension CPUBackend {
             omni_pack_a_bf16(x + r.lowerBound * k, k, r.count, k, a + r.lowerBound * kp, kp)
         }
         let wp = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self), ldw = w.strides[0]
+        if rows <= Self.bf16DotRowLimit && k % 2 == 0 {
+            pool.parallelFor((n + 3) / 4, grain: 16) { quads in
+                omni_gemm_bf16_dot(a, rows, kp, k, wp, ldw, quads.lowerBound * 4, min(n, quads.upperBound * 4), out, n)
+            }
+            return
+        }
         pool.parallelFor((n + 31) / 32, grain: 1) { tiles in
             let scratch = UnsafeMutablePointer<UInt16>.allocate(capacity: omni_gemm_bf16_scratch(tiles.count * 32))
             defer { scratch.deallocate() }
