@@ -130,4 +130,23 @@ import Testing
         #expect(diff <= 1e-5 * scale, "\(shape): max diff \(diff) of max |out| \(scale)")
         print("blocked attention \(shape): max diff \(diff / scale) of max |out| (<= 1e-5)")
     }
+
+    /// The bf16-mode attention (Q, K, V and the softmax weights rounded to bf16, f32 sums) against
+    /// the f32 path on the same inputs: partial last blocks (130 and 300 query rows against blocks
+    /// of 128), an odd head size, GQA and a value width unlike the key's. Tolerance 2e-2 of max
+    /// |out|: bf16 keeps 8 significant bits (2^-9 relative per rounded value), and each output is
+    /// a weighted mean of rounded values with rounded weights.
+    @Test(arguments: [(1, 2, 1, 130, 45, 16, 24), (1, 3, 3, 300, 257, 33, 64)])
+    func bf16ModeAgreesWithF32(shape: (Int, Int, Int, Int, Int, Int, Int)) {
+        let (b, hq, hkv, sq, sk, d, dv) = shape
+        var rng = SeededRandom(seed: UInt64(sq * 13 + sk))
+        let q = Tensor(rng.normal(b * hq * sq * d), shape: [b, hq, sq, d])
+        let k = Tensor(rng.normal(b * hkv * sk * d), shape: [b, hkv, sk, d])
+        let v = Tensor(rng.normal(b * hkv * sk * dv), shape: [b, hkv, sk, dv])
+        let f32 = CPUBackend(threads: 2, matmulPrecision: .float32).attention(query: q, key: k, value: v, mask: nil, causal: nil, scale: nil).toFloats()
+        let bf16 = CPUBackend(threads: 2, matmulPrecision: .bfloat16).attention(query: q, key: k, value: v, mask: nil, causal: nil, scale: nil).toFloats()
+        let diff = zip(bf16, f32).map { abs($0 - $1) }.max()!, scale = f32.map(abs).max()!
+        #expect(diff <= 2e-2 * scale, "\(shape): max diff \(diff) of max |out| \(scale)")
+        print("bf16-mode attention \(shape): max diff \(diff / scale) of max |out| (<= 2e-2)")
+    }
 }

@@ -20,7 +20,11 @@ extension CPUBackend {
             return mm.expanded(to: [batch, qHeads, qLen, kvLen])
         }
         if mask == nil && causal == nil && qLen >= Self.attentionBlockRows {
-            blockedAttention(q: q, k: k, v: v, out: out, group: group, scale: s)
+            if matmulPrecision == .bfloat16 {
+                bf16BlockedAttention(q: q, k: k, v: v, out: out, group: group, scale: s)
+            } else {
+                blockedAttention(q: q, k: k, v: v, out: out, group: group, scale: s)
+            }
             return out
         }
         let qp = q.floatPointer, kp = k.floatPointer, vp = v.floatPointer, op = out.floatPointer
@@ -92,6 +96,52 @@ extension CPUBackend {
                 }
                 omni_gemm_small(valuesT, f32, kvLen, scores, kvLen, op + ((b * qHeads + h) * qLen + first) * valueDim, valueDim,
                                 rows, valueDim, kvLen)
+            }
+        }
+    }
+
+    /// Query rows per block of the bf16-mode unmasked attention: enough that packing a head's keys
+    /// and values for the bf16 GEMM (once per block) costs little against the block's products.
+    static let bf16AttentionBlockRows = 128
+
+    /// The unmasked attention in the bf16 matmul mode, at the precision torch's bf16 attention runs
+    /// at: Q, K, V and the softmax weights rounded to bf16, products summed in f32 by the bf16 GEMM
+    /// (`omni_gemm_bf16`), softmax in f32. Per block of query rows of one head: scores = Q K^T, a
+    /// softmax per row, out = P V with V transposed once per head.
+    private func bf16BlockedAttention(q: Tensor, k: Tensor, v: Tensor, out: Tensor, group: Int, scale: Float) {
+        let batch = q.shape[0], qHeads = q.shape[1], qLen = q.shape[2], headDim = q.shape[3]
+        let kvHeads = k.shape[1], kvLen = k.shape[2], valueDim = v.shape[3]
+        let kb = cast(k, to: .bf16)                                        // [B, Hkv, Skv, D]
+        let vtb = cast(contiguous(v.permuted([0, 1, 3, 2])), to: .bf16)    // [B, Hkv, Dv, Skv]
+        let qp = q.floatPointer, op = out.floatPointer
+        let kp = UnsafeRawPointer(kb.rawPointer).assumingMemoryBound(to: UInt16.self)
+        let vtp = UnsafeRawPointer(vtb.rawPointer).assumingMemoryBound(to: UInt16.self)
+        let blockRows = Self.bf16AttentionBlockRows, blocks = (qLen + blockRows - 1) / blockRows
+        let paddedRows = (blockRows + 7) / 8 * 8
+        let qPairs = (headDim + 1) & ~1, pPairs = (kvLen + 1) & ~1
+        let scratchCount = omni_gemm_bf16_scratch(max(kvLen, valueDim))
+        pool.parallelFor(batch * qHeads * blocks, grain: 1) { units in
+            let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * kvLen)
+            let packedQ = UnsafeMutablePointer<UInt16>.allocate(capacity: paddedRows * qPairs)
+            let packedP = UnsafeMutablePointer<UInt16>.allocate(capacity: paddedRows * pPairs)
+            let scratch = UnsafeMutablePointer<UInt16>.allocate(capacity: scratchCount)
+            defer { scores.deallocate(); packedQ.deallocate(); packedP.deallocate(); scratch.deallocate() }
+            for unit in units {
+                let block = unit % blocks, h = (unit / blocks) % qHeads, b = unit / (blocks * qHeads)
+                let kvh = h / group, first = block * blockRows, rows = min(blockRows, qLen - first)
+                let padded = (rows + 7) / 8 * 8
+                omni_pack_a_bf16(qp + ((b * qHeads + h) * qLen + first) * headDim, headDim, rows, headDim, packedQ, qPairs)
+                (packedQ + rows * qPairs).initialize(repeating: 0, count: (padded - rows) * qPairs)
+                omni_gemm_bf16(packedQ, rows, qPairs, headDim, kp + (b * kvHeads + kvh) * kvLen * headDim, headDim,
+                               0, kvLen, scores, kvLen, scratch)
+                for r in 0..<rows {
+                    omni_scale_f32(scores + r * kvLen, scale, kvLen)
+                    omni_softmax_f32(scores + r * kvLen, kvLen)
+                }
+                omni_pack_a_bf16(scores, kvLen, rows, kvLen, packedP, pPairs)
+                (packedP + rows * pPairs).initialize(repeating: 0, count: (padded - rows) * pPairs)
+                omni_gemm_bf16(packedP, rows, pPairs, kvLen, vtp + (b * kvHeads + kvh) * valueDim * kvLen, kvLen,
+                               0, valueDim, op + ((b * qHeads + h) * qLen + first) * valueDim, valueDim, scratch)
             }
         }
     }
