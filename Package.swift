@@ -42,7 +42,7 @@ let package = Package(
         .target(name: "OmniWeights", dependencies: ["OmniTensor"]),
         .target(name: "OmniTokenizer"),
         .target(name: "OmniModels", dependencies: ["OmniTensor", "OmniWeights"]),
-        .target(name: "OmniEngine", dependencies: ["OmniModels"]),
+        .target(name: "OmniEngine", dependencies: ["OmniModels", "CKernels"]),
         .target(name: "OmniPipeline", dependencies: ["OmniEngine", "OmniTokenizer", "OmniWeights", "OmniModels", "OmniMedia"]),
         .target(
             name: "OmniServer",

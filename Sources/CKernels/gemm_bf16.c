@@ -153,6 +153,15 @@ static void gemm_bf16_native(const uint16_t *a, size_t rows, size_t kp, size_t k
 /// cost as much as the products.
 enum { MR_D = 4, NR_D = 4 };
 
+/// The lane sums of four accumulators at once: [sum a, sum b, sum c, sum d].
+static inline __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
+    __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));   // per 128-bit lane: a, b, a, b
+    __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));   // c, d, c, d
+    __m512 abcd = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, 0x44), _mm512_shuffle_ps(ab, cd, 0xEE)); // a, b, c, d
+    __m256 half = _mm256_add_ps(_mm512_castps512_ps256(abcd), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(abcd), 1)));
+    return _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
+}
+
 #define DOT_TILE(XR, WR)                                                                               \
     static void dot_tile_##XR##x##WR(const uint16_t *a, size_t kp, const uint16_t *w, size_t ldw, float *out, \
                                      size_t ldo) {                                                    \
@@ -175,8 +184,11 @@ enum { MR_D = 4, NR_D = 4 };
             for (int i = 0; i < XR; i++)                                                              \
                 for (int j = 0; j < WR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv[i], wv[j]);   \
         }                                                                                             \
-        for (int i = 0; i < XR; i++)                                                                  \
-            for (int j = 0; j < WR; j++) out[i * ldo + j] = _mm512_reduce_add_ps(acc[i][j]);          \
+        for (int i = 0; i < XR; i++) {                                                                \
+            if (WR == 4) _mm_storeu_ps(out + i * ldo, sum4(acc[i][0], acc[i][(WR > 1) * 1], acc[i][(WR > 2) * 2], acc[i][(WR > 3) * 3])); \
+            else                                                                                      \
+                for (int j = 0; j < WR; j++) out[i * ldo + j] = _mm512_reduce_add_ps(acc[i][j]);      \
+        }                                                                                             \
     }
 DOT_TILE(4, 4)
 DOT_TILE(4, 1)

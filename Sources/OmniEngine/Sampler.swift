@@ -1,3 +1,4 @@
+import CKernels
 import Foundation
 
 /// One sequence's sampling state: its random generator, advanced only by its own draws, and what
@@ -200,20 +201,28 @@ public struct Sampler {
     }
 
     /// One inverse-CDF draw over the finite logits (their softmax); nil when none is finite.
+    /// e^(x - max) over the whole vocabulary goes through the vectorised exp kernel (masked -inf
+    /// logits give exactly 0, NaN counts as masked); the weights are summed in double.
     static func draw(_ values: UnsafeMutableBufferPointer<Float>, generator: inout Xoshiro256StarStar) -> Int? {
         let maximum = Self.maximum(values)
-        guard maximum > -.infinity else { return nil }
-        var total = 0.0
-        for i in values.indices {
-            // Masked tokens are most of the vocabulary after top-k / top-p: skip their exp.
-            guard values[i] > -.infinity else {
-                values[i] = 0
-                continue
-            }
-            let weight = exp(values[i] - maximum)
-            values[i] = weight
-            total += Double(weight)
+        guard maximum > -.infinity, let base = values.baseAddress else { return nil }
+        var shift = -maximum
+        omni_binary_f32(Int32(OMNI_ADD.rawValue), base, &shift, 0, base, values.count)
+        omni_unary_f32(Int32(OMNI_EXP.rawValue), base, base, values.count)
+        var partial = (0.0, 0.0, 0.0, 0.0)
+        var i = 0
+        while i + 4 <= values.count {
+            for lane in 0..<4 where values[i + lane].isNaN { values[i + lane] = 0 }
+            partial.0 += Double(values[i]); partial.1 += Double(values[i + 1])
+            partial.2 += Double(values[i + 2]); partial.3 += Double(values[i + 3])
+            i += 4
         }
+        while i < values.count {
+            if values[i].isNaN { values[i] = 0 }
+            partial.0 += Double(values[i])
+            i += 1
+        }
+        let total = (partial.0 + partial.1) + (partial.2 + partial.3)
         let target = generator.nextUnitInterval() * total
         var cumulative = 0.0
         var last: Int?
@@ -238,9 +247,24 @@ public struct Sampler {
         return best
     }
 
+    /// The largest value (NaN never wins), 16 lanes at a time.
     static func maximum(_ values: UnsafeMutableBufferPointer<Float>) -> Float {
+        var lanes = SIMD16<Float>(repeating: -.infinity)
+        var i = 0
+        if let base = values.baseAddress {
+            let raw = UnsafeRawPointer(base)
+            while i + 16 <= values.count {
+                let v = raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+                lanes.replace(with: v, where: v .> lanes)
+                i += 16
+            }
+        }
         var result = -Float.infinity
-        for value in values where value > result { result = value }
+        for lane in 0..<16 where lanes[lane] > result { result = lanes[lane] }
+        while i < values.count {
+            if values[i] > result { result = values[i] }
+            i += 1
+        }
         return result
     }
 

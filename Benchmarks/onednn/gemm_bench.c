@@ -1,0 +1,349 @@
+// bf16 GEMM on 2 threads: our AVX512-BF16 kernel (split as CPUBackend.bf16GEMM splits it) against
+// oneDNN's bf16 GEMM, oneDNN's matmul primitive on weights reordered once to its blocked layout,
+// and OpenBLAS SGEMM on f32 (the f32 reference rate). out[M][N] = x[M][K] * w[N][K]^T, the weights
+// bf16 [N][K] row-major as HF checkpoints store them, the activations f32 as the engine holds them.
+// Every bf16 path's time includes rounding the f32 activations to bf16, as the engine pays it.
+#include <ckernels.h>
+#include <cblas.h>
+#include <oneapi/dnnl/dnnl.h>
+
+#include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+// Exported by libdnnl but declared only in its tests' headers; row-major like dnnl_sgemm.
+dnnl_status_t dnnl_gemm_bf16bf16f32(char transa, char transb, dnnl_dim_t M, dnnl_dim_t N, dnnl_dim_t K,
+                                    float alpha, const uint16_t *A, dnnl_dim_t lda, const uint16_t *B,
+                                    dnnl_dim_t ldb, float beta, float *C, dnnl_dim_t ldc);
+// libgomp, which Debian's libdnnl runs its threads on (DNNL_CPU_RUNTIME == OMP).
+void omp_set_num_threads(int);
+int omp_get_max_threads(void);
+
+enum { THREADS = 2, CHUNKS_PER_THREAD = 4, DOT_ROW_LIMIT = 128, REPS = 5 };
+
+typedef struct { const char *group; size_t m, n, k; } Shape;
+
+static const Shape shapes[] = {
+    {"prefill", 512, 1152, 896}, {"prefill", 512, 896, 896}, {"prefill", 512, 9728, 896}, {"prefill", 512, 896, 4864},
+    {"decode-batch", 64, 1152, 896}, {"decode-batch", 64, 896, 896}, {"decode-batch", 64, 9728, 896},
+    {"decode-batch", 64, 896, 4864},
+    {"dit", 1152, 11520, 3840}, {"dit", 1152, 3840, 3840}, {"dit", 1152, 20480, 3840}, {"dit", 1152, 3840, 10240},
+    {"square", 1024, 1024, 1024},
+};
+
+// ---- a 2-thread pool like the engine's ThreadPool.parallelFor: chunks claimed through a counter ----
+
+typedef void (*RangeBody)(void *ctx, size_t lo, size_t hi);
+typedef struct { RangeBody body; void *ctx; size_t count, chunk, parts; atomic_size_t next; } Loop;
+
+static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t pool_start = PTHREAD_COND_INITIALIZER, pool_done = PTHREAD_COND_INITIALIZER;
+static Loop *pool_loop;
+static unsigned long pool_generation;
+static int pool_worker_busy;
+
+static void run_chunks(Loop *loop) {
+    for (size_t part; (part = atomic_fetch_add(&loop->next, 1)) < loop->parts;) {
+        size_t lo = part * loop->chunk, hi = lo + loop->chunk < loop->count ? lo + loop->chunk : loop->count;
+        if (lo < hi) loop->body(loop->ctx, lo, hi);
+    }
+}
+
+static void *pool_worker(void *unused) {
+    (void)unused;
+    unsigned long seen = 0;
+    for (;;) {
+        pthread_mutex_lock(&pool_lock);
+        while (pool_generation == seen) pthread_cond_wait(&pool_start, &pool_lock);
+        seen = pool_generation;
+        Loop *loop = pool_loop;
+        pthread_mutex_unlock(&pool_lock);
+        run_chunks(loop);
+        pthread_mutex_lock(&pool_lock);
+        pool_worker_busy = 0;
+        pthread_cond_signal(&pool_done);
+        pthread_mutex_unlock(&pool_lock);
+    }
+    return NULL;
+}
+
+/// body over 0..<count in min(THREADS * CHUNKS_PER_THREAD, count / grain) chunks, as parallelFor does.
+static void parallel_for(size_t count, size_t grain, RangeBody body, void *ctx) {
+    size_t parts = count / (grain ? grain : 1);
+    if (parts < 1) parts = 1;
+    if (parts > THREADS * CHUNKS_PER_THREAD) parts = THREADS * CHUNKS_PER_THREAD;
+    if (parts == 1) { body(ctx, 0, count); return; }
+    Loop loop = {body, ctx, count, (count + parts - 1) / parts, parts, 0};
+    pthread_mutex_lock(&pool_lock);
+    pool_loop = &loop;
+    pool_worker_busy = 1;
+    pool_generation++;
+    pthread_cond_signal(&pool_start);
+    pthread_mutex_unlock(&pool_lock);
+    run_chunks(&loop);
+    pthread_mutex_lock(&pool_lock);
+    while (pool_worker_busy) pthread_cond_wait(&pool_done, &pool_lock);
+    pthread_mutex_unlock(&pool_lock);
+}
+
+// ---- the products ----
+
+typedef struct {
+    size_t m, n, k, kp;
+    const float *x;      // [m][k] f32 activations
+    const uint16_t *w;   // [n][k] bf16 weights
+    const float *wf;     // [n][k] the same weights widened to f32, for SGEMM
+    uint16_t *xb;        // [m][k] bf16 activations for oneDNN
+    float *out;          // [m][n]
+    uint16_t *a;         // our packed activations, during one call
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    dnnl_primitive_t matmul;
+    dnnl_memory_t src_mem, weights_mem, dst_mem;
+} Problem;
+
+static void pack_rows(void *ctx, size_t lo, size_t hi) {
+    Problem *p = ctx;
+    omni_pack_a_bf16(p->x + lo * p->k, p->k, hi - lo, p->k, p->a + lo * p->kp, p->kp);
+}
+
+static void dot_quads(void *ctx, size_t lo, size_t hi) {
+    Problem *p = ctx;
+    size_t n1 = hi * 4 < p->n ? hi * 4 : p->n;
+    omni_gemm_bf16_dot(p->a, p->m, p->kp, p->k, p->w, p->k, lo * 4, n1, p->out, p->n);
+}
+
+static void gemm_tiles(void *ctx, size_t lo, size_t hi) {
+    Problem *p = ctx;
+    size_t n0 = lo * 32, n1 = hi * 32 < p->n ? hi * 32 : p->n;
+    uint16_t *scratch = malloc(omni_gemm_bf16_scratch(n1 - n0) * sizeof(uint16_t));
+    omni_gemm_bf16(p->a, p->m, p->kp, p->k, p->w, p->k, n0, n1, p->out, p->n, scratch);
+    free(scratch);
+}
+
+/// CPUBackend.bf16GEMM: pack the activations (rows split across threads), then the dot kernel over
+/// groups of 4 weight rows for few rows, else tiles of 32 weight rows packed per thread.
+static void ours(Problem *p, int tiled) {
+    size_t padded = (p->m + 7) / 8 * 8;
+    p->a = malloc(padded * p->kp * sizeof(uint16_t));
+    memset(p->a + p->m * p->kp, 0, (padded - p->m) * p->kp * sizeof(uint16_t));
+    parallel_for(p->m, 8, pack_rows, p);
+    if (!tiled && p->m <= DOT_ROW_LIMIT && p->k % 2 == 0)
+        parallel_for((p->n + 3) / 4, 16, dot_quads, p);
+    else
+        parallel_for((p->n + 31) / 32, 1, gemm_tiles, p);
+    free(p->a);
+}
+static void ours_engine(Problem *p) { ours(p, 0); }
+static void ours_tiled(Problem *p) { ours(p, 1); }
+
+static void round_rows(void *ctx, size_t lo, size_t hi) {
+    Problem *p = ctx;
+    omni_f32_to_bf16(p->x + lo * p->k, p->xb + lo * p->k, (hi - lo) * p->k);
+}
+
+static void check(dnnl_status_t status, const char *what) {
+    if (status != dnnl_success) { fprintf(stderr, "%s failed: status %d\n", what, (int)status); exit(1); }
+}
+
+static void onednn_gemm(Problem *p) {
+    parallel_for(p->m, 8, round_rows, p);
+    check(dnnl_gemm_bf16bf16f32('N', 'T', p->m, p->n, p->k, 1, p->xb, p->k, p->w, p->k, 0, p->out, p->n),
+          "dnnl_gemm_bf16bf16f32");
+}
+
+static void onednn_matmul(Problem *p) {
+    parallel_for(p->m, 8, round_rows, p);
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_SRC, p->src_mem}, {DNNL_ARG_WEIGHTS, p->weights_mem}, {DNNL_ARG_DST, p->dst_mem}};
+    check(dnnl_primitive_execute(p->matmul, p->stream, 3, args), "matmul execute");
+    check(dnnl_stream_wait(p->stream), "stream wait");
+}
+
+static void openblas_sgemm(Problem *p) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)p->m, (int)p->n, (int)p->k, 1, p->x, (int)p->k,
+                p->wf, (int)p->k, 0, p->out, (int)p->n);
+}
+
+/// The matmul primitive with weights format `any`, and the [N][K] weights reordered into the layout
+/// it chose, once, as torch's CPU bf16 linear does with prepacked weights. Returns its impl name.
+static const char *make_matmul(Problem *p) {
+    dnnl_memory_desc_t src_md, any_md, plain_md, dst_md;
+    dnnl_dims_t src_dims = {(dnnl_dim_t)p->m, (dnnl_dim_t)p->k}, w_dims = {(dnnl_dim_t)p->k, (dnnl_dim_t)p->n},
+                dst_dims = {(dnnl_dim_t)p->m, (dnnl_dim_t)p->n};
+    check(dnnl_memory_desc_init_by_tag(&src_md, 2, src_dims, dnnl_bf16, dnnl_ab), "src md");
+    check(dnnl_memory_desc_init_by_tag(&any_md, 2, w_dims, dnnl_bf16, dnnl_format_tag_any), "weights md");
+    check(dnnl_memory_desc_init_by_tag(&plain_md, 2, w_dims, dnnl_bf16, dnnl_ba), "plain weights md"); // [N][K]
+    check(dnnl_memory_desc_init_by_tag(&dst_md, 2, dst_dims, dnnl_f32, dnnl_ab), "dst md");
+    dnnl_matmul_desc_t desc;
+    check(dnnl_matmul_desc_init(&desc, &src_md, &any_md, NULL, &dst_md), "matmul desc");
+    dnnl_primitive_desc_t pd;
+    check(dnnl_primitive_desc_create(&pd, &desc, NULL, p->engine, NULL), "matmul pd");
+    const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
+    check(dnnl_primitive_create(&p->matmul, pd), "matmul");
+
+    dnnl_memory_t plain;
+    check(dnnl_memory_create(&plain, &plain_md, p->engine, (void *)p->w), "plain weights");
+    check(dnnl_memory_create(&p->weights_mem, chosen, p->engine, DNNL_MEMORY_ALLOCATE), "blocked weights");
+    check(dnnl_memory_create(&p->src_mem, &src_md, p->engine, p->xb), "src");
+    check(dnnl_memory_create(&p->dst_mem, &dst_md, p->engine, p->out), "dst");
+    dnnl_primitive_desc_t rpd;
+    dnnl_primitive_t reorder;
+    check(dnnl_reorder_primitive_desc_create(&rpd, &plain_md, p->engine, chosen, p->engine, NULL), "reorder pd");
+    check(dnnl_primitive_create(&reorder, rpd), "reorder");
+    dnnl_exec_arg_t args[] = {{DNNL_ARG_FROM, plain}, {DNNL_ARG_TO, p->weights_mem}};
+    check(dnnl_primitive_execute(reorder, p->stream, 2, args), "reorder execute");
+    check(dnnl_stream_wait(p->stream), "stream wait");
+    dnnl_primitive_destroy(reorder);
+    dnnl_primitive_desc_destroy(rpd);
+    dnnl_memory_destroy(plain);
+
+    const char *info = NULL;
+    dnnl_primitive_desc_query(pd, dnnl_query_impl_info_str, 0, &info);
+    static char name[64];
+    snprintf(name, sizeof name, "%s", info ? info : "?");
+    dnnl_primitive_desc_destroy(pd);
+    return name;
+}
+
+static void free_matmul(Problem *p) {
+    dnnl_primitive_destroy(p->matmul);
+    dnnl_memory_destroy(p->weights_mem);
+    dnnl_memory_destroy(p->src_mem);
+    dnnl_memory_destroy(p->dst_mem);
+}
+
+// ---- measuring ----
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+typedef struct { void (*product)(Problem *); float *out; double best, seconds[REPS]; } Method;
+
+/// Times every method once per round, the methods one after another within a round, so that load
+/// from other work on the shared host falls on all of them rather than on whichever ran then.
+/// One warm-up round first; keeps each method's best time and each round's times.
+static void measure(Problem *p, Method *methods, int count) {
+    for (int i = 0; i < count; i++) { p->out = methods[i].out; methods[i].product(p); methods[i].best = INFINITY; }
+    for (int r = 0; r < REPS; r++) {
+        for (int i = 0; i < count; i++) {
+            // libgomp's idle threads spin for a few ms after oneDNN returns (OpenBLAS's are told not
+            // to by run.sh): let them sleep so they do not take a core from the next method.
+            usleep(5000);
+            p->out = methods[i].out;
+            double t0 = now();
+            methods[i].product(p);
+            double t = now() - t0;
+            methods[i].seconds[r] = t;
+            if (t < methods[i].best) methods[i].best = t;
+        }
+    }
+}
+
+static double gflops(const Problem *p, double seconds) { return 2.0 * p->m * p->n * p->k / seconds * 1e-9; }
+
+/// Median over rounds of a's time over b's: b's speed relative to a's, measured side by side.
+static double median_ratio(const Method *a, const Method *b) {
+    double r[REPS];
+    for (int i = 0; i < REPS; i++) r[i] = b->seconds[i] / a->seconds[i];
+    for (int i = 1; i < REPS; i++)
+        for (int j = i; j > 0 && r[j] < r[j - 1]; j--) { double t = r[j]; r[j] = r[j - 1]; r[j - 1] = t; }
+    return r[REPS / 2];
+}
+
+static double max_abs(const float *v, size_t n) {
+    double m = 0;
+    for (size_t i = 0; i < n; i++) m = fmax(m, fabs(v[i]));
+    return m;
+}
+
+static double rel_diff(const float *a, const float *b, size_t n) {
+    double d = 0;
+    for (size_t i = 0; i < n; i++) d = fmax(d, fabs((double)a[i] - b[i]));
+    return d / max_abs(b, n);
+}
+
+static uint64_t rng = 0x9E3779B97F4A7C15ull;
+static float uniform(void) { // in [-1, 1)
+    rng ^= rng << 13; rng ^= rng >> 7; rng ^= rng << 17;
+    return (float)((rng >> 40) * (2.0 / (1ull << 24)) - 1.0);
+}
+
+int main(int argc, char **argv) {
+    const char *only = argc > 1 ? argv[1] : NULL; // a group name: run only its shapes
+    pthread_t worker;
+    pthread_create(&worker, NULL, pool_worker, NULL);
+    omp_set_num_threads(THREADS);
+    openblas_set_num_threads(THREADS);
+    const dnnl_version_t *v = dnnl_version();
+    printf("oneDNN %d.%d.%d (cpu runtime %s, %d OpenMP threads); OpenBLAS %s (%d threads); "
+           "our kernel native AVX512-BF16: %s\n",
+           v->major, v->minor, v->patch, v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other",
+           omp_get_max_threads(), openblas_get_config(), openblas_get_num_threads(),
+           omni_gemm_bf16_native() ? "yes" : "NO");
+    printf("GFLOP/s, best of %d rounds after a warm-up round; 2 threads each.\n"
+           "ours = engine path (dot kernel for M <= %d), ours-tiled = the packed-tile kernel at any M;\n"
+           "dnnl-gemm = dnnl_gemm_bf16bf16f32 on [N][K] weights as stored; dnnl-matmul = matmul "
+           "primitive, weights reordered once; sgemm = OpenBLAS f32.\n"
+           "Methods run in turn within each round; ratios of best rates, and medians over rounds of the per-round ratio\n"
+           "(med); > 1: ours faster. err = max|ours - dnnl| / max|dnnl| (gemm, matmul).\n"
+           "OpenBLAS cblas_sbgemm: not measured, this libopenblas does not export it (built without BUILD_BFLOAT16).\n\n",
+           REPS, DOT_ROW_LIMIT);
+    printf("%-12s %5s %6s %6s | %7s %7s %9s %11s %7s | %9s %11s %7s | %10s %7s | %8s %8s | %s\n", "group", "M", "N",
+           "K", "ours", "tiled", "dnnl-gemm", "dnnl-matmul", "sgemm", "ours/gemm", "ours/matmul", "ours/sg",
+           "med o/gemm", "med o/mm", "err-gemm", "err-mm", "matmul impl");
+
+    dnnl_engine_t engine;
+    dnnl_stream_t stream;
+    check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine");
+    check(dnnl_stream_create(&stream, engine, dnnl_stream_default_flags), "stream");
+
+    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
+        const Shape sh = shapes[s];
+        if (only && strcmp(only, sh.group) != 0) continue;
+        Problem p = {.m = sh.m, .n = sh.n, .k = sh.k, .kp = (sh.k + 1) & ~(size_t)1, .engine = engine, .stream = stream};
+        float *x = malloc(sh.m * sh.k * sizeof(float)), *wf = malloc(sh.n * sh.k * sizeof(float));
+        uint16_t *w = malloc(sh.n * sh.k * sizeof(uint16_t)), *xb = malloc(sh.m * sh.k * sizeof(uint16_t));
+        float *out_ours = malloc(sh.m * sh.n * sizeof(float)), *out_gemm = malloc(sh.m * sh.n * sizeof(float));
+        float *out_mm = malloc(sh.m * sh.n * sizeof(float)), *out_other = malloc(sh.m * sh.n * sizeof(float));
+        float *out_tiled = malloc(sh.m * sh.n * sizeof(float));
+        for (size_t i = 0; i < sh.m * sh.k; i++) x[i] = uniform();
+        for (size_t i = 0; i < sh.n * sh.k; i++) wf[i] = uniform();
+        omni_f32_to_bf16(wf, w, sh.n * sh.k);
+        omni_bf16_to_f32(w, wf, sh.n * sh.k); // SGEMM multiplies the same weight values
+        p.x = x; p.w = w; p.wf = wf; p.xb = xb;
+
+        const char *impl = make_matmul(&p);
+        enum { OURS, GEMM, MATMUL, SGEMM, TILED };
+        Method methods[] = {
+            {.product = ours_engine, .out = out_ours}, {.product = onednn_gemm, .out = out_gemm},
+            {.product = onednn_matmul, .out = out_mm}, {.product = openblas_sgemm, .out = out_other},
+            {.product = ours_tiled, .out = out_tiled},
+        };
+        measure(&p, methods, sh.m <= DOT_ROW_LIMIT ? 5 : 4);
+        free_matmul(&p);
+        double r_ours = gflops(&p, methods[OURS].best), r_gemm = gflops(&p, methods[GEMM].best);
+        double r_mm = gflops(&p, methods[MATMUL].best), r_sg = gflops(&p, methods[SGEMM].best);
+        double r_tiled = sh.m <= DOT_ROW_LIMIT ? gflops(&p, methods[TILED].best) : NAN;
+
+        size_t count = sh.m * sh.n;
+        char tiled[16] = "-";
+        if (!isnan(r_tiled)) snprintf(tiled, sizeof tiled, "%.1f", r_tiled);
+        printf("%-12s %5zu %6zu %6zu | %7.1f %7s %9.1f %11.1f %7.1f | %9.2f %11.2f %7.2f | %10.2f %7.2f | %8.1e %8.1e "
+               "| %s\n",
+               sh.group, sh.m, sh.n, sh.k, r_ours, tiled, r_gemm, r_mm, r_sg, r_ours / r_gemm, r_ours / r_mm,
+               r_ours / r_sg, median_ratio(&methods[GEMM], &methods[OURS]), median_ratio(&methods[MATMUL], &methods[OURS]),
+               rel_diff(out_ours, out_gemm, count), rel_diff(out_ours, out_mm, count), impl);
+        fflush(stdout);
+        free(x); free(wf); free(w); free(xb); free(out_ours); free(out_gemm); free(out_mm); free(out_other); free(out_tiled);
+    }
+    return 0;
+}
