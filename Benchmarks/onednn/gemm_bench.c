@@ -321,6 +321,7 @@ int main(int argc, char **argv) {
         omni_bf16_to_f32(w, wf, sh.n * sh.k); // SGEMM multiplies the same weight values
         p.x = x; p.w = w; p.wf = wf; p.xb = xb;
 
+        p.out = out_mm; // the matmul's dst memory is bound to it
         const char *impl = make_matmul(&p);
         enum { OURS, GEMM, MATMUL, SGEMM, TILED };
         Method methods[] = {

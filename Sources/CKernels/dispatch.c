@@ -123,6 +123,7 @@ double omni_sumsq_f32(const float *x, size_t n) { return K()->sumsq_f32(x, n); }
 void omni_binary_f32(int op, const float *a, const float *b, size_t bs, float *o, size_t n) { K()->binary_f32(op, a, b, bs, o, n); }
 void omni_unary_f32(int op, const float *x, float *o, size_t n) { K()->unary_f32(op, x, o, n); }
 void omni_axpy_f32(float a, const float *x, float *y, size_t n) { K()->axpy_f32(a, x, y, n); }
+void omni_silu_mul_f32(const float *g, const float *u, float *o, size_t n) { K()->silu_mul_f32(g, u, o, n); }
 void omni_scale_f32(float *x, float s, size_t n) { K()->scale_f32(x, s, n); }
 void omni_softmax_f32(float *x, size_t n) { K()->softmax_f32(x, n); }
 void omni_paged_attention_f32(size_t rows, const float *const *q, float *const *out, const size_t *visible,
@@ -192,6 +193,10 @@ void omni_keep_freed_memory(size_t bytes) {
     // glibc serves blocks above its mmap threshold (at most 32 MB, adjusted dynamically) with
     // fresh mappings and unmaps them on free, so every step's large activations (a prefill
     // chunk's FFN, a batch's logits) page-faulted and were zeroed by the kernel again.
+    // One arena: a thread's own arena grows in heaps of at most 64 MB, so larger blocks asked for
+    // on the engine's thread were mapped afresh whatever the threshold; the main arena has no
+    // such limit. (Most small allocations never reach an arena: glibc's per-thread cache.)
+    mallopt(M_ARENA_MAX, 1);
     mallopt(M_MMAP_THRESHOLD, (int)bytes);
     mallopt(M_TRIM_THRESHOLD, (int)(2 * bytes));
 #else

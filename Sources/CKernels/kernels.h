@@ -17,6 +17,7 @@ typedef struct {
     void (*binary_f32)(int, const float *, const float *, size_t, float *, size_t);
     void (*unary_f32)(int, const float *, float *, size_t);
     void (*axpy_f32)(float, const float *, float *, size_t);
+    void (*silu_mul_f32)(const float *, const float *, float *, size_t);
     void (*scale_f32)(float *, float, size_t);
     void (*softmax_f32)(float *, size_t);
     void (*paged_attention_f32)(size_t, const float *const *, float *const *, const size_t *, const float *, size_t,

@@ -148,6 +148,7 @@ const omni_kernel_table omni_avx2_kernels = {
     .binary_f32 = avx2_binary_f32,
     .unary_f32 = avx2_unary_f32,
     .axpy_f32 = avx2_axpy_f32,
+    .silu_mul_f32 = avx2_silu_mul_f32,
     .scale_f32 = avx2_scale_f32,
     .softmax_f32 = avx2_softmax_f32,
     .paged_attention_f32 = avx2_paged_attention_f32,

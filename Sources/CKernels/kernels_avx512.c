@@ -214,6 +214,7 @@ const omni_kernel_table omni_avx512_kernels = {
     .binary_f32 = avx512_binary_f32,
     .unary_f32 = avx512_unary_f32,
     .axpy_f32 = avx512_axpy_f32,
+    .silu_mul_f32 = avx512_silu_mul_f32,
     .scale_f32 = avx512_scale_f32,
     .softmax_f32 = avx512_softmax_f32,
     .paged_attention_f32 = avx512_paged_attention_f32,

@@ -81,6 +81,7 @@ const omni_kernel_table omni_portable_kernels = {
     .binary_f32 = portable_binary_f32,
     .unary_f32 = portable_unary_f32,
     .axpy_f32 = portable_axpy_f32,
+    .silu_mul_f32 = portable_silu_mul_f32,
     .scale_f32 = portable_scale_f32,
     .softmax_f32 = portable_softmax_f32,
     .paged_attention_f32 = portable_paged_attention_f32,

@@ -182,7 +182,7 @@ public final class DecoderOnlyLM: Sendable {
             hidden = b.add(hidden, layer.oProj(attended.reshaped([t, c.heads * c.headDim]), b))
             let y = layer.postAttentionNorm(hidden, b)
             let gateUp = layer.gateUpProj(y, b).chunked(2, dim: 1)
-            let mlp = layer.downProj(b.mul(b.silu(gateUp[0]), gateUp[1]), b)
+            let mlp = layer.downProj(b.siluMul(gateUp[0], gateUp[1]), b)
             hidden = b.add(hidden, mlp)
             if batch.hiddenStateLayers.contains(i + 1) && i + 1 < c.layers { states[i + 1] = hidden }
         }

@@ -33,6 +33,10 @@ public protocol Backend: AnyObject, Sendable {
     func binary(_ op: BinaryOp, _ a: Tensor, _ b: Tensor) -> Tensor
     func binary(_ op: BinaryOp, _ a: Tensor, scalar: Float) -> Tensor
     func unary(_ op: UnaryOp, _ x: Tensor) -> Tensor
+    /// `silu(gate) * up` (SwiGLU's product) in one pass; `gate` and `up` have one shape and may be
+    /// views with rows apart (the halves of a stacked gate/up projection). Same values as
+    /// `mul(silu(gate), up)`.
+    func siluMul(_ gate: Tensor, _ up: Tensor) -> Tensor
 
     // Reductions and normalisation
     func softmax(_ x: Tensor, dim: Int) -> Tensor

@@ -74,6 +74,8 @@ typedef enum {
 } omni_unary_op;
 /// out[i] = f(x[i]); `out` may alias `x`.
 void omni_unary_f32(int op, const float *x, float *out, size_t n);
+/// out[i] = silu(g[i]) * u[i], the same values as OMNI_SILU then OMNI_MUL.
+void omni_silu_mul_f32(const float *g, const float *u, float *out, size_t n);
 
 /// y[i] += a * x[i]
 void omni_axpy_f32(float a, const float *x, float *y, size_t n);

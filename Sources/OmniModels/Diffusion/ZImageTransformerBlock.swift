@@ -75,7 +75,7 @@ struct ZImageTransformerBlock: Sendable {
         let attended = perSequence(q) { i, qi in attention(q: qi, k: segment(k, i), v: segment(v, i), rope: ropes[i], b) }
         var h = b.add(x, scaled(attentionNorm2(toOut(attended, b), b), 1))
         let ffIn = scaled(ffnNorm1(h, b), 2)
-        let ff = w2(b.mul(b.silu(w1(ffIn, b)), w3(ffIn, b)), b)
+        let ff = w2(b.siluMul(w1(ffIn, b), w3(ffIn, b)), b)
         h = b.add(h, scaled(ffnNorm2(ff, b), 3))
         return xs.count == 1 ? [h] : xs.indices.map { b.contiguous(segment(h, $0)) }
     }

@@ -61,6 +61,22 @@ extension CPUBackend {
         return out
     }
 
+    public func siluMul(_ gate: Tensor, _ up: Tensor) -> Tensor {
+        precondition(gate.shape == up.shape, "siluMul: gate \(gate.shape), up \(up.shape)")
+        let g = f32(gate.strides.last == 1 || gate.count <= 1 ? gate : contiguous(gate))
+        let u = f32(up.strides.last == 1 || up.count <= 1 ? up : contiguous(up))
+        let out = uninitialized(gate.shape)
+        let n = gate.shape.last ?? 1
+        if out.count == 0 { return out }
+        let gRows = rowOffsets(g), uRows = rowOffsets(u)
+        let gp = g.storage.pointer.assumingMemoryBound(to: Float.self), up = u.storage.pointer.assumingMemoryBound(to: Float.self)
+        let o = out.floatPointer
+        pool.parallelFor(gRows.count, grain: max(1, (1 << 13) / max(n, 1))) { rows in
+            for r in rows { omni_silu_mul_f32(gp + gRows[r], up + uRows[r], o + r * n, n) }
+        }
+        return out
+    }
+
     /// `x` with `dim` moved last, contiguous f32, and the permutation that undoes the move.
     private func lastDimRows(_ x: Tensor, dim: Int) -> (rows: Tensor, inverse: [Int]?) {
         let d = x.axis(dim)
