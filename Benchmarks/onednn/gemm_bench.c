@@ -253,7 +253,7 @@ static double gflops(const Problem *p, double seconds) { return 2.0 * p->m * p->
 /// Median over rounds of a's time over b's: b's speed relative to a's, measured side by side.
 static double median_ratio(const Method *a, const Method *b) {
     double r[REPS];
-    for (int i = 0; i < REPS; i++) r[i] = b->seconds[i] / a->seconds[i];
+    for (int i = 0; i < REPS; i++) r[i] = a->seconds[i] / b->seconds[i];
     for (int i = 1; i < REPS; i++)
         for (int j = i; j > 0 && r[j] < r[j - 1]; j--) { double t = r[j]; r[j] = r[j - 1]; r[j - 1] = t; }
     return r[REPS / 2];

@@ -4,6 +4,7 @@
 #if defined(__x86_64__)
 #include "kernels.h"
 #include <immintrin.h>
+#include <stdlib.h>
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))), apply_to = function)
 
@@ -95,14 +96,50 @@ static float avx512_dot_f32(const float *a, const float *b, size_t n) {
     }                                                                                            \
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 
-static float avx512_dot_bf16(const uint16_t *w, const float *x, size_t k) { DOT_HALF(load_bf16x16, load_bf16x16_mask) }
 static float avx512_dot_f16(const uint16_t *w, const float *x, size_t k) { DOT_HALF(load_f16x16, load_f16x16_mask) }
+
+/// x split into its even and odd elements (xe[j] = x[2j], xo[j] = x[2j + 1], j < k / 2), so that
+/// a bf16 weight vector of 32 values (16 pairs) becomes two f32 vectors by one shift and one
+/// mask, no lane-crossing widening: the batch-1 GEMV's weight stream then costs fewer vector
+/// instructions per byte (measured on Zen 4: 1 thread 18 -> 21 GB/s, 2 threads 27.5 -> 29 GB/s,
+/// against a 25.5 / 31.3 GB/s read probe in the same run).
+static void split_even_odd(const float *x, size_t k, float *xe, float *xo) {
+    for (size_t j = 0; j < k / 2; j++) { xe[j] = x[2 * j]; xo[j] = x[2 * j + 1]; }
+}
+
+static float dot_bf16_split(const uint16_t *w, const float *x, const float *xe, const float *xo, size_t k) {
+    const __m512i high = _mm512_set1_epi32((int)0xFFFF0000u);
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    size_t i = 0;
+    for (; i + 64 <= k; i += 64) {
+        __m512i v0 = _mm512_loadu_si512((const void *)(w + i)), v1 = _mm512_loadu_si512((const void *)(w + i + 32));
+        a0 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v0, 16)), _mm512_loadu_ps(xe + i / 2), a0);
+        a1 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v0, high)), _mm512_loadu_ps(xo + i / 2), a1);
+        a2 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v1, 16)), _mm512_loadu_ps(xe + i / 2 + 16), a2);
+        a3 = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v1, high)), _mm512_loadu_ps(xo + i / 2 + 16), a3);
+    }
+    for (; i + 16 <= k; i += 16) a0 = _mm512_fmadd_ps(load_bf16x16(w + i), _mm512_loadu_ps(x + i), a0);
+    if (i < k) {
+        __mmask16 m = tail_mask(k - i);
+        a1 = _mm512_fmadd_ps(load_bf16x16_mask(w + i, m), _mm512_maskz_loadu_ps(m, x + i), a1);
+    }
+    return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
+}
+
+/// y[r] = w[r] . x for bf16 rows, through dot_bf16_split; `split` holds k floats.
+static void gemv_bf16_split(const uint16_t *w, size_t ldw, const float *x, float *y, size_t rows, size_t k, float *split) {
+    float *xe = split, *xo = split + k / 2;
+    split_even_odd(x, k, xe, xo);
+    for (size_t r = 0; r < rows; r++) y[r] = dot_bf16_split(w + r * ldw, x, xe, xo, k);
+}
 
 static void avx512_gemv(const void *w, int dt, size_t ldw, const float *x, float *y, size_t rows, size_t k) {
     if (dt == OMNI_DT_F32) {
         for (size_t r = 0; r < rows; r++) y[r] = avx512_dot_f32((const float *)w + r * ldw, x, k);
     } else if (dt == OMNI_DT_BF16) {
-        for (size_t r = 0; r < rows; r++) y[r] = avx512_dot_bf16((const uint16_t *)w + r * ldw, x, k);
+        float stack[2048], *split = k <= 2048 ? stack : (float *)malloc(k * sizeof(float));
+        gemv_bf16_split((const uint16_t *)w, ldw, x, y, rows, k, split);
+        if (split != stack) free(split);
     } else {
         for (size_t r = 0; r < rows; r++) y[r] = avx512_dot_f16((const uint16_t *)w + r * ldw, x, k);
     }
@@ -167,6 +204,20 @@ static void avx512_gemv(const void *w, int dt, size_t ldw, const float *x, float
 
 static void avx512_gemm_small(const void *w, int dt, size_t ldw, const float *x, size_t ldx, float *y, size_t ldy,
                               size_t m, size_t rows, size_t k) {
+    if (m < 4 && dt == OMNI_DT_BF16) {
+        // As below, with each row of x split into even and odd elements once.
+        float stack[3 * 2048], *split = m * k <= 3 * 2048 ? stack : (float *)malloc(m * k * sizeof(float));
+        for (size_t i = 0; i < m; i++) split_even_odd(x + i * ldx, k, split + i * k, split + i * k + k / 2);
+        for (size_t r0 = 0; r0 < rows; r0 += 64) {
+            size_t n = rows - r0 < 64 ? rows - r0 : 64;
+            for (size_t i = 0; i < m; i++)
+                for (size_t r = r0; r < r0 + n; r++)
+                    y[i * ldy + r] = dot_bf16_split((const uint16_t *)w + r * ldw, x + i * ldx, split + i * k,
+                                                    split + i * k + k / 2, k);
+        }
+        if (split != stack) free(split);
+        return;
+    }
     if (m < 4) {
         // One x row at a time: a single weight row streamed with four accumulators reads memory
         // faster than four rows side by side (measured on Zen 4), and m < 4 gains nothing from tiles.

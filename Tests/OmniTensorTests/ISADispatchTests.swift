@@ -47,7 +47,7 @@ struct ISADispatchTests {
         var rng = SeededRandom(seed: 12)
         for dtype in [OMNI_DT_F32, OMNI_DT_BF16, OMNI_DT_F16] {
             var worst = 0.0
-            for (m, k) in [(1, 45), (3, 16), (4, 33), (7, 100), (9, 17)] {
+            for (m, k) in [(1, 45), (3, 16), (2, 130), (4, 33), (7, 100), (9, 17)] {
                 let rows = 39, ldw = k + 5, ldx = k + 2, ldy = rows + 3
                 let x = rng.normal(m * ldx), wValues = rng.normal(rows * ldw)
                 let bytes = storage(wValues, dtype: dtype)
