@@ -5,10 +5,12 @@ import Testing
 
 /// The bf16 matmul mode (`CPUBackend.MatmulPrecision.bfloat16`): activations rounded to bf16, bf16
 /// weights, sums in f32. Reference: the same bf16 values multiplied and summed in double. Tolerance:
-/// |error| <= 1e-4 * sum |a_k w_k| per output (f32 summation of k <= 1000 terms can be off by k * 2^-24
-/// of that sum, 6e-5); measured errors are printed. Both the AVX512-BF16 kernel (where the CPU has
+/// |error| <= 1e-4 * sum |a_k w_k| per output (f32 summation of k terms is off by at most k * 2^-24
+/// of that sum, 6e-5 at k = 1000; random-sign products stay near sqrt(k) * 2^-24, 5e-6 at k = 8203);
+/// measured errors are printed. Both the AVX512-BF16 kernel (where the CPU has
 /// it) and the portable loop (the calling thread set below AVX-512) are checked, across tile and
-/// strip edges (rows not a multiple of 8, columns not a multiple of 32, odd k).
+/// strip edges (rows not a multiple of 8, columns not a multiple of 32, odd k, k past one packed
+/// block of 4096 pairs).
 @Suite struct BF16GEMMTests {
     /// bf16 round-to-nearest-even of f32, as f32.
     private func rounded(_ x: [Float]) -> [Float] {
@@ -35,7 +37,7 @@ import Testing
         return worst
     }
 
-    @Test(arguments: [(1, 5, 7), (8, 32, 64), (9, 33, 65), (13, 70, 129), (20, 96, 1000), (3, 1, 2), (70, 40, 600)])
+    @Test(arguments: [(1, 5, 7), (8, 32, 64), (9, 33, 65), (13, 70, 129), (20, 96, 1000), (3, 1, 2), (70, 40, 600), (9, 40, 8203)])
     func kernelMatchesDoubleReference(shape: (Int, Int, Int)) {
         let (rows, n, k) = shape
         var rng = SeededRandom(seed: UInt64(rows * 1000 + n * 10 + k))
