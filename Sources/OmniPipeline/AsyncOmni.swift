@@ -34,7 +34,7 @@ public final class AsyncOmni: Sendable {
         }
         let url = URL(fileURLWithPath: directory)
         tokenizer = try PreTrainedTokenizer(directory: url)
-        let backend = CPUBackend(threads: options.threads ?? ThreadPool.physicalCores)
+        let backend = CPUBackend(threads: options.threads ?? ThreadPool.physicalCores, matmulPrecision: options.matmulPrecision)
         let (hf, config) = try CausalLMLoader.config(directory: url)
         var weights: any WeightSource = try Checkpoint(directory: url)
         if let name = options.weightDType {

@@ -122,7 +122,7 @@ public final class AsyncImageGenerator: Sendable {
 
     public init(directory: String, options: EngineOptions = EngineOptions()) throws {
         self.directory = directory
-        let backend = CPUBackend(threads: options.threads ?? ThreadPool.physicalCores)
+        let backend = CPUBackend(threads: options.threads ?? ThreadPool.physicalCores, matmulPrecision: options.matmulPrecision)
         pipeline = try ZImagePipeline(directory: URL(fileURLWithPath: directory), backend: backend)
         defaultCache = options.diffusionCache
         let engine = DiffusionEngine(model: pipeline, config: try DiffusionEngineConfig(maxBatchSize: options.maxDiffusionBatchSize))

@@ -1,11 +1,15 @@
 import Foundation
 import OmniEngine
+import OmniTensor
 
 /// How to run a model: one flat value with documented defaults, checked where it is made
 /// (the CLI contract of DESIGN.md §5 maps onto it field by field).
 public struct EngineOptions: Sendable {
     /// Threads for CPU kernels and BLAS. Default: physical cores.
     public var threads: Int?
+    /// What CPU products with bf16 weights compute in (`CPUBackend.MatmulPrecision`). Default:
+    /// `OMNI_MATMUL_PRECISION`, else float32.
+    public var matmulPrecision: CPUBackend.MatmulPrecision = .fromEnvironment
     /// Longest prompt + completion. Default: the model's max_position_embeddings, lowered to what
     /// the KV cache holds when the user did not set it.
     public var maxModelLen: Int?

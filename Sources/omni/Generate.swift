@@ -72,7 +72,7 @@ struct Generate: AsyncParsableCommand {
             throw ValidationError("--cache-backend/--cache-config apply to diffusion models; \(model.modelDir) is a text model")
         }
         var options = EngineOptions()
-        options.threads = model.threads
+        model.apply(to: &options)
         options.weightDType = model.dtype == "auto" ? nil : model.dtype
         options.maxNumSeqs = max(n, 1)
         let omni = try AsyncOmni(directory: model.modelDir, options: options)

@@ -12,7 +12,7 @@ extension Generate {
         guard let output else { throw ValidationError("image models write their result to a file: pass --output out.png") }
         guard n == 1 else { throw ValidationError("-n: image models generate one image per run here") }
         var options = EngineOptions()
-        options.threads = model.threads
+        model.apply(to: &options)
         try diffusion.apply(to: &options)
         let generator = try AsyncImageGenerator(directory: model.modelDir, options: options)
         let request = ImageRequest(prompt: prompt, negativePrompt: negativePrompt, width: width, height: height, steps: steps,

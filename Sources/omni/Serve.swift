@@ -4,6 +4,7 @@ import Logging
 import OmniEngine
 import OmniPipeline
 import OmniServer
+import OmniTensor
 
 /// Options every command that loads a model shares (DESIGN.md §5). Each also reads
 /// `OMNI_<FLAG>` from the environment; a flag on the command line wins.
@@ -20,12 +21,26 @@ struct ModelOptions: ParsableArguments {
     @Option(help: "Threads for CPU kernels. Default: physical cores.")
     var threads: Int?
 
+    @Option(help: "float32 or bfloat16: what products with bf16 weights compute in on the CPU. float32 keeps f32 activations (results as the f32 reference over the stored weights); bfloat16 rounds activations to bf16 and multiplies with AVX512-BF16, as torch's bf16 matmul, at twice the rate.")
+    var matmulPrecision: String = EnvironmentDefault.string("MATMUL_PRECISION") ?? "float32"
+
     func validate() throws {
         guard ["cpu", "cuda"].contains(device) else { throw ValidationError("--device must be cpu or cuda, got \(device)") }
         guard ["auto", "float32", "bfloat16", "float16"].contains(dtype) else {
             throw ValidationError("--dtype must be auto, float32, bfloat16 or float16, got \(dtype)")
         }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        guard precision != nil else {
+            throw ValidationError("--matmul-precision must be float32 or bfloat16, got \(matmulPrecision)")
+        }
+    }
+
+    var precision: CPUBackend.MatmulPrecision? { CPUBackend.MatmulPrecision(rawValue: matmulPrecision) }
+
+    /// The options every model command sets from these flags.
+    func apply(to options: inout EngineOptions) {
+        options.threads = threads
+        options.matmulPrecision = precision ?? .float32
     }
 }
 
@@ -160,7 +175,7 @@ struct Serve: AsyncParsableCommand {
             throw ValidationError("--cache-backend/--cache-config apply to diffusion models; \(model.modelDir) is a text model (\(spec.name))")
         }
         var engine = EngineOptions()
-        engine.threads = model.threads
+        model.apply(to: &engine)
         engine.weightDType = model.dtype == "auto" ? nil : model.dtype
         engine.maxModelLen = resolvedMaxModelLen
         engine.maxNumSeqs = maxNumSeqs
