@@ -122,7 +122,7 @@ static void dot_quads(void *ctx, size_t lo, size_t hi) {
 static void gemm_tiles(void *ctx, size_t lo, size_t hi) {
     Problem *p = ctx;
     size_t n0 = lo * 32, n1 = hi * 32 < p->n ? hi * 32 : p->n;
-    uint16_t *scratch = malloc(omni_gemm_bf16_scratch(n1 - n0) * sizeof(uint16_t));
+    uint16_t *scratch = malloc(omni_gemm_bf16_scratch(p->k) * sizeof(uint16_t));
     omni_gemm_bf16(p->a, p->m, p->kp, p->k, p->w, p->k, n0, n1, p->out, p->n, scratch);
     free(scratch);
 }

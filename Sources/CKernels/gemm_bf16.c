@@ -244,7 +244,10 @@ static void gemm_bf16_portable(const uint16_t *a, size_t rows, size_t kp, size_t
     }
 }
 
-size_t omni_gemm_bf16_scratch(size_t columns) { (void)columns; return (size_t)NR * KC * 2; }
+size_t omni_gemm_bf16_scratch(size_t k) {
+    const size_t pairs = (k + 1) / 2;
+    return (size_t)NR * 2 * (pairs < KC ? pairs : KC);
+}
 
 void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
                     size_t n0, size_t n1, float *out, size_t ldo, uint16_t *scratch) {

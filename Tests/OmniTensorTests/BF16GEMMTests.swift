@@ -47,7 +47,7 @@ import Testing
         let kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
         var packed = [UInt16](repeating: 0, count: padded * kp)
         omni_pack_a_bf16(x, k, rows, k, &packed, kp)
-        var scratch = [UInt16](repeating: 0, count: omni_gemm_bf16_scratch(n))
+        var scratch = [UInt16](repeating: 0, count: omni_gemm_bf16_scratch(k))
         let levels: [Int32] = omni_gemm_bf16_native() != 0 ? [omni_isa_detected(), 1] : [omni_isa_active()]
         for level in levels {
             omni_isa_set_thread(level)

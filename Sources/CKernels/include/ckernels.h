@@ -116,7 +116,7 @@ int omni_gemm_bf16_native(void);
 /// The buffer must hold rows rounded up to a multiple of 8, the extra rows zero.
 void omni_pack_a_bf16(const float *x, size_t ldx, size_t rows, size_t k, uint16_t *packed, size_t kp);
 /// out[m][n] = sum over k of a[m][k] * w[n][k] for m < rows and n0 <= n < n1, a packed by
-/// omni_pack_a_bf16, w bf16 [N][ldw]. scratch holds omni_gemm_bf16_scratch(n1 - n0) uint16.
+/// omni_pack_a_bf16, w bf16 [N][ldw]. scratch holds omni_gemm_bf16_scratch(k) uint16.
 void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
                     size_t n0, size_t n1, float *out, size_t ldo, uint16_t *scratch);
 /// The same products for few rows of activations, read against the weights' own rows (nothing
@@ -124,8 +124,8 @@ void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const u
 /// omni_gemm_bf16's, so the two can differ in the last bits).
 void omni_gemm_bf16_dot(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
                         size_t n0, size_t n1, float *out, size_t ldo);
-/// uint16 values of scratch omni_gemm_bf16 needs for `columns` output columns.
-size_t omni_gemm_bf16_scratch(size_t columns);
+/// uint16 values of scratch omni_gemm_bf16 needs for products over k (one packed weight tile).
+size_t omni_gemm_bf16_scratch(size_t k);
 
 #ifdef __cplusplus
 }

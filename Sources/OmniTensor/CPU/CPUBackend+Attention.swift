@@ -119,7 +119,7 @@ extension CPUBackend {
         let blockRows = Self.bf16AttentionBlockRows, blocks = (qLen + blockRows - 1) / blockRows
         let paddedRows = (blockRows + 7) / 8 * 8
         let qPairs = (headDim + 1) & ~1, pPairs = (kvLen + 1) & ~1
-        let scratchCount = omni_gemm_bf16_scratch(max(kvLen, valueDim))
+        let scratchCount = omni_gemm_bf16_scratch(max(headDim, kvLen))
         pool.parallelFor(batch * qHeads * blocks, grain: 1) { units in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * kvLen)
             let packedQ = UnsafeMutablePointer<UInt16>.allocate(capacity: paddedRows * qPairs)

@@ -131,7 +131,7 @@ extension CPUBackend {
             return
         }
         pool.parallelFor((n + 31) / 32, grain: 1) { tiles in
-            let scratch = UnsafeMutablePointer<UInt16>.allocate(capacity: omni_gemm_bf16_scratch(tiles.count * 32))
+            let scratch = UnsafeMutablePointer<UInt16>.allocate(capacity: omni_gemm_bf16_scratch(k))
             defer { scratch.deallocate() }
             omni_gemm_bf16(a, rows, kp, k, wp, ldw, tiles.lowerBound * 32, min(n, tiles.upperBound * 32), out, n, scratch)
         }
