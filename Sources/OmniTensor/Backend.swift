@@ -129,8 +129,8 @@ public struct PagedKVCache: Sendable {
     }
 
     public init(blocks: Int, blockSize: Int, kvHeads: Int, headDim: Int, valueDim: Int? = nil, dtype: DType = .f32) {
-        self.init(key: Tensor(zeros: [blocks, blockSize, kvHeads, headDim], dtype: dtype),
-                  value: Tensor(zeros: [blocks, blockSize, kvHeads, valueDim ?? headDim], dtype: dtype))
+        self.init(key: Tensor(lazyZeros: [blocks, blockSize, kvHeads, headDim], dtype: dtype),
+                  value: Tensor(lazyZeros: [blocks, blockSize, kvHeads, valueDim ?? headDim], dtype: dtype))
     }
 
     public var blocks: Int { key.shape[0] }

@@ -7,11 +7,11 @@ public final class Storage: @unchecked Sendable {
     public let pointer: UnsafeMutableRawPointer
     public let byteCount: Int
     private let owner: AnyObject?
-    private let ownsMemory: Bool
+    private let ownership: Ownership
+
+    private enum Ownership { case heap, mapped, borrowed }
 
     /// Allocates `byteCount` zero-filled bytes (16-byte aligned; kernels use unaligned loads).
-    /// Large blocks come from calloc's fresh mappings, so pages are zeroed lazily by the kernel
-    /// and a big KV cache costs nothing until it is used.
     public init(byteCount: Int, device: Device = .cpu) {
         self.device = device
         self.byteCount = byteCount
@@ -20,7 +20,20 @@ public final class Storage: @unchecked Sendable {
         }
         self.pointer = raw
         self.owner = nil
-        self.ownsMemory = true
+        self.ownership = .heap
+    }
+
+    /// `byteCount` zero bytes in a fresh anonymous mapping: the kernel zeroes each page when it is
+    /// first touched, so a large KV cache costs neither time nor memory until it is used. (calloc
+    /// would memset it once the allocator keeps large blocks in its heap, as `CPUBackend` has it do.)
+    public init(lazilyZeroedByteCount byteCount: Int, device: Device = .cpu) {
+        self.device = device
+        self.byteCount = byteCount
+        let raw = mmap(nil, max(byteCount, 1), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let raw, raw != MAP_FAILED else { fatalError("out of memory mapping \(byteCount) bytes") }
+        self.pointer = raw
+        self.owner = nil
+        self.ownership = .mapped
     }
 
     /// Allocates `byteCount` bytes left as they are (64-byte aligned), for results a kernel writes
@@ -34,7 +47,7 @@ public final class Storage: @unchecked Sendable {
         }
         self.pointer = raw
         self.owner = nil
-        self.ownsMemory = true
+        self.ownership = .heap
     }
 
     /// Wraps memory that `owner` keeps alive (an mmap, another storage, ...). Nothing is copied.
@@ -43,10 +56,14 @@ public final class Storage: @unchecked Sendable {
         self.pointer = pointer
         self.byteCount = byteCount
         self.owner = owner
-        self.ownsMemory = false
+        self.ownership = .borrowed
     }
 
     deinit {
-        if ownsMemory { free(pointer) }
+        switch ownership {
+        case .heap: free(pointer)
+        case .mapped: munmap(pointer, max(byteCount, 1))
+        case .borrowed: break
+        }
     }
 }

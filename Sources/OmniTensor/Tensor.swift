@@ -19,6 +19,13 @@ public struct Tensor: Sendable {
         precondition(self.strides.count == shape.count, "strides \(self.strides) do not match shape \(shape)")
     }
 
+    /// A new zero-filled contiguous tensor whose pages are zeroed as they are first touched (see
+    /// `Storage(lazilyZeroedByteCount:)`): for large buffers filled over time, as a KV cache.
+    public init(lazyZeros shape: [Int], dtype: DType = .f32, device: Device = .cpu) {
+        let count = shape.reduce(1, *)
+        self.init(storage: Storage(lazilyZeroedByteCount: count * dtype.size, device: device), dtype: dtype, shape: shape)
+    }
+
     /// A new zero-filled contiguous tensor.
     public init(zeros shape: [Int], dtype: DType = .f32, device: Device = .cpu) {
         let count = shape.reduce(1, *)

@@ -63,8 +63,10 @@ extension CPUBackend {
 
     public func siluMul(_ gate: Tensor, _ up: Tensor) -> Tensor {
         precondition(gate.shape == up.shape, "siluMul: gate \(gate.shape), up \(up.shape)")
-        let g = f32(gate.strides.last == 1 || gate.count <= 1 ? gate : contiguous(gate))
-        let u = f32(up.strides.last == 1 || up.count <= 1 ? up : contiguous(up))
+        // Rows are read where they are (the halves of a stacked projection are row-strided views);
+        // only a dtype other than f32 or a strided last dimension makes a copy.
+        let g = gate.dtype == .f32 && (gate.strides.last == 1 || gate.count <= 1) ? gate : f32(gate)
+        let u = up.dtype == .f32 && (up.strides.last == 1 || up.count <= 1) ? up : f32(up)
         let out = uninitialized(gate.shape)
         let n = gate.shape.last ?? 1
         if out.count == 0 { return out }
