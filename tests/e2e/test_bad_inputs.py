@@ -28,7 +28,8 @@ CASES = [
     ("invalid utf-8", "POST", C, b'{"prompt": "\xff\xfe"}', 400, None),
     ("trailing garbage", "POST", C, '{"prompt": "a"} x', 400, None),
     ("unknown route", "GET", "/v1/nothing", None, 404, None),
-    ("wrong method", "GET", C, None, 404, None),
+    ("wrong method", "GET", C, None, 405, None),
+    ("wrong method on models", "POST", "/v1/models", "{}", 405, None),
     ("unknown model completions", "POST", C, completion(model="gpt-4"), 404, "model"),
     ("unknown model chat", "POST", CHAT, chat(model="gpt-4"), 404, "model"),
     ("model not a string", "POST", C, completion(model=5), 400, "model"),
@@ -125,6 +126,13 @@ def test_bad_request_gets_its_4xx(server, name, method, path, body, status, para
     assert set(error) == {"message", "type", "param", "code"}
     assert error["message"] and error["type"] == "invalid_request_error"
     assert error["param"] == param, error
+
+
+def test_wrong_method_names_the_allowed_one(server):
+    r = requests.get(server.url + "/v1/chat/completions", timeout=30)
+    assert r.status_code == 405 and r.headers["Allow"] == "POST", (r.status_code, r.headers)
+    assert "use POST" in r.json()["error"]["message"]
+    assert requests.delete(server.url + "/health", timeout=30).headers.get("Allow") == "GET"
 
 
 def test_server_is_healthy_after_the_corpus(server, client):

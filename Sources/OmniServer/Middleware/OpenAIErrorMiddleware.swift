@@ -25,6 +25,9 @@ struct OpenAIErrorMiddleware: RouterMiddleware {
         if let httpError = error as? any HTTPResponseError {
             switch httpError.status {
             case .notFound:
+                if let allowed = APIRoutes.methods[request.uri.path], !allowed.contains(request.method) {
+                    return APIError.methodNotAllowed(request.method, request.uri.path, allowed: allowed).response
+                }
                 return APIError.routeNotFound(request.method, request.uri.path).response
             case .contentTooLarge:
                 return APIError(status: .contentTooLarge, message: "The request body is too large.", code: "request_too_large").response

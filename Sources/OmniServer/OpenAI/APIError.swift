@@ -15,6 +15,8 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     public var code: String?
     /// Seconds a client should wait before trying again (429, 503).
     public var retryAfter: Int?
+    /// The methods a 405's path answers (the `Allow` header).
+    public var allow: String?
 
     public init(status: HTTPResponse.Status, message: String, type: String = "invalid_request_error",
                 param: String? = nil, code: String? = nil, retryAfter: Int? = nil) {
@@ -39,6 +41,15 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
 
     static func routeNotFound(_ method: HTTPRequest.Method, _ path: String) -> APIError {
         APIError(status: .notFound, message: "No route for \(method) \(path).", code: "not_found")
+    }
+
+    /// A known route asked with another method: 405 with the `Allow` header.
+    static func methodNotAllowed(_ method: HTTPRequest.Method, _ path: String, allowed: [HTTPRequest.Method]) -> APIError {
+        var error = APIError(status: .methodNotAllowed,
+                             message: "\(method) is not allowed on \(path); use \(allowed.map(\.rawValue).joined(separator: " or ")).",
+                             code: "method_not_allowed")
+        error.allow = allowed.map(\.rawValue).joined(separator: ", ")
+        return error
     }
 
     /// A text route on a server that serves an image model.
@@ -92,6 +103,7 @@ public struct APIError: Error, Sendable, Equatable, CustomStringConvertible {
     var response: Response {
         var headers: HTTPFields = [.contentType: "application/json"]
         if let retryAfter { headers[.retryAfter] = String(retryAfter) }
+        if let allow { headers[.allow] = allow }
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(string: json.compactJSON)))
     }
 }

@@ -10,6 +10,14 @@ struct APIRoutes: Sendable {
     let metrics: ServerMetrics
     let admission: AdmissionControl
 
+    /// The methods each route answers; another method on one of these paths is a 405 with `Allow`
+    /// (`OpenAIErrorMiddleware`), not an unknown route.
+    static let methods: [String: [HTTPRequest.Method]] = [
+        "/health": [.get], "/version": [.get], "/v1/models": [.get], "/metrics": [.get],
+        "/v1/completions": [.post], "/v1/chat/completions": [.post], "/tokenize": [.post], "/detokenize": [.post],
+        "/v1/images/generations": [.post],
+    ]
+
     func register(on router: Router<OmniRequestContext>) {
         router.get("/health") { _, _ in try health() }
         router.get("/version") { _, _ in json(["version": .string(OmniServerInfo.version)]) }
