@@ -45,12 +45,14 @@ public final class ThreadPool: Sendable {
     /// Calls `body` on disjoint ranges covering `0..<count`, in parallel, each range at least
     /// `grain` long (so tiny loops stay on the calling thread). A loop started while the pool is
     /// busy (another thread's loop, or a loop nested in a body) runs on the calling thread.
-    public func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+    /// `maxChunks` raises the number of chunks past `chunksPerThread` per thread, for long loops
+    /// whose last chunk would otherwise leave the other threads idle for a noticeable time.
+    public func parallelFor(_ count: Int, grain: Int = 1, maxChunks: Int? = nil, _ body: (Range<Int>) -> Void) {
         if count <= 0 { return }
         // Several chunks per thread, claimed as threads get to them: a thread that joins late or
         // runs slower (a busy sibling, memory contention) takes fewer, instead of the others
         // waiting for its fixed share at the end of the loop.
-        let parts = min(threads * Self.chunksPerThread, max(1, count / max(grain, 1)))
+        let parts = min(max(threads * Self.chunksPerThread, maxChunks ?? 0), max(1, count / max(grain, 1)))
         guard parts > 1, threads > 1, let core else { body(0..<count); return }
         let chunk = (count + parts - 1) / parts
         if ThreadPool.useGCD {

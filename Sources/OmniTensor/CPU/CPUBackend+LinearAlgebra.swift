@@ -79,9 +79,12 @@ extension CPUBackend {
             bf16GEMM(x: xp, rows: rows, weight: w, out: o)
         } else if rows <= Self.smallBatchLimit(w.dtype) {
             let wp = UnsafeRawPointer(w.rawPointer), code = w.dtype.kernelCode, es = w.dtype.size
-            // Split weight rows in multiples of 4 (the kernel's tile) across threads.
+            // Split weight rows in multiples of 4 (the kernel's tile) across threads, in chunks of
+            // about `gemvChunkBytes` of weights: a large matrix (the lm_head) in 4 chunks per
+            // thread left one thread streaming its last 34 MB alone.
             let tiles = (outFeatures + 3) / 4
-            pool.parallelFor(tiles, grain: 16) { range in
+            let chunks = outFeatures * ldw * es / Self.gemvChunkBytes
+            pool.parallelFor(tiles, grain: 16, maxChunks: chunks) { range in
                 let first = range.lowerBound * 4, last = min(outFeatures, range.upperBound * 4)
                 omni_gemm_small(wp + first * ldw * es, code, ldw, xp, inFeatures, o + first, outFeatures,
                                 rows, last - first, inFeatures)
@@ -106,6 +109,8 @@ extension CPUBackend {
     /// Rows of x from which bf16 weights are multiplied in bf16 precision in that mode (fewer, the
     /// batch-1 decode steps, keep f32 activations against the bf16 weights read in place).
     static let bf16MinRows = 4
+    /// Bytes of weights per chunk of a small-batch product (`OMNI_GEMV_CHUNK_KB`, default 512).
+    static let gemvChunkBytes = (ProcessInfo.processInfo.environment["OMNI_GEMV_CHUNK_KB"].flatMap(Int.init) ?? 512) << 10
     /// Rows of x up to which the bf16 mode reads the weights' own rows (`omni_gemm_bf16_dot`)
     /// instead of packing them (`OMNI_BF16_DOT_ROWS`): decode steps of a batch, where packing
     /// every weight for a few rows would cost as much as the products.
@@ -125,7 +130,7 @@ extension CPUBackend {
         }
         let wp = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self), ldw = w.strides[0]
         if rows <= Self.bf16DotRowLimit && k % 2 == 0 {
-            pool.parallelFor((n + 3) / 4, grain: 16) { quads in
+            pool.parallelFor((n + 3) / 4, grain: 16, maxChunks: n * ldw * 2 / Self.gemvChunkBytes) { quads in
                 omni_gemm_bf16_dot(a, rows, kp, k, wp, ldw, quads.lowerBound * 4, min(n, quads.upperBound * 4), out, n)
             }
             return
