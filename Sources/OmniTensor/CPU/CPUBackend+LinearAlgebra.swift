@@ -135,7 +135,9 @@ extension CPUBackend {
             }
             return
         }
-        pool.parallelFor((n + 31) / 32, grain: 1) { tiles in
+        // One tile per chunk: each runs down every row, so chunks cost nothing extra and the
+        // threads finish within one tile of each other.
+        pool.parallelFor((n + 31) / 32, grain: 1, maxChunks: (n + 31) / 32) { tiles in
             let scratch = UnsafeMutablePointer<UInt16>.allocate(capacity: omni_gemm_bf16_scratch(k))
             defer { scratch.deallocate() }
             omni_gemm_bf16(a, rows, kp, k, wp, ldw, tiles.lowerBound * 32, min(n, tiles.upperBound * 32), out, n, scratch)
