@@ -80,7 +80,7 @@ extension CPUBackend {
         let qp = q.floatPointer, kp = k.floatPointer, vtp = vt.floatPointer, op = out.floatPointer
         let blockRows = Self.attentionBlockRows, blocks = (qLen + blockRows - 1) / blockRows
         let f32 = DType.f32.kernelCode
-        pool.parallelFor(batch * qHeads * blocks, grain: 1) { units in
+        pool.parallelFor(batch * qHeads * blocks, grain: 1, maxChunks: batch * qHeads * blocks) { units in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * kvLen)
             defer { scores.deallocate() }
             for unit in units {
@@ -120,7 +120,7 @@ extension CPUBackend {
         let paddedRows = (blockRows + 7) / 8 * 8
         let qPairs = (headDim + 1) & ~1, pPairs = (kvLen + 1) & ~1
         let scratchCount = omni_gemm_bf16_scratch(max(headDim, kvLen))
-        pool.parallelFor(batch * qHeads * blocks, grain: 1) { units in
+        pool.parallelFor(batch * qHeads * blocks, grain: 1, maxChunks: batch * qHeads * blocks) { units in
             let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * kvLen)
             let packedQ = UnsafeMutablePointer<UInt16>.allocate(capacity: paddedRows * qPairs)
             let packedP = UnsafeMutablePointer<UInt16>.allocate(capacity: paddedRows * pPairs)

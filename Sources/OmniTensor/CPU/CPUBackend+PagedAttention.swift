@@ -51,7 +51,8 @@ extension CPUBackend {
         let maxRows = tokenBlock * group
         let scratchCount = omni_paged_attention_scratch(maxRows, maxContext, headDim)
         let kStride = kvHeads * headDim, vStride = kvHeads * valueDim
-        pool.parallelFor(units.count, grain: 1) { range in
+        // Units differ in cost (context lengths): each is a chunk, claimed as threads get free.
+        pool.parallelFor(units.count, grain: 1, maxChunks: units.count) { range in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
             let qRows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: maxRows)
             let outRows = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: maxRows)
