@@ -24,6 +24,16 @@ public final class DecoderModelRunner: ModelRunner {
     }
 
     public var vocabularySize: Int { model.config.vocabularySize }
+
+    /// The CPU backend's pool, one sequence per chunk (sampling a row costs ~0.1 ms).
+    public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
+        guard count > 0 else { return }
+        if let cpu = model.backend as? CPUBackend {
+            cpu.pool.parallelFor(count, grain: 1, maxChunks: count, body)
+        } else {
+            body(0..<count)
+        }
+    }
     public var hiddenStateLayerCount: Int { model.config.layers + 1 }
 
     public func execute(_ batch: ModelBatch) throws -> ModelOutput {

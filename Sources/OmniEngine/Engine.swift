@@ -12,7 +12,6 @@ public final class Engine {
     public let scheduler: Scheduler
     private let runner: any ModelRunner
     private let makeDetokenizer: DetokenizerFactory?
-    private var sampler = Sampler()
     private var requests: [String: [EngineSequence]] = [:]
     private var nextSequenceId = 0
     private var promptTokens = 0
@@ -147,9 +146,10 @@ public final class Engine {
         let output = try runner.execute(batch)
         try validate(output, for: batch)
         scheduler.commit(chunks)
+        let sampled = sampleNextTokens(chunks, batch: batch, output: output)
         var outputs: [SequenceOutput] = []
         for (index, chunk) in chunks.enumerated() {
-            if let sequenceOutput = process(chunk, scheduled: batch.sequences[index], batchIndex: index, output: output) {
+            if let sequenceOutput = process(chunk, scheduled: batch.sequences[index], batchIndex: index, sampled: sampled[index], output: output) {
                 outputs.append(sequenceOutput)
             }
         }
@@ -206,8 +206,32 @@ public final class Engine {
         }
     }
 
+    /// The next token of every chunk that samples one, all sequences at once on the runner's
+    /// threads: each sequence draws from its own generator and state, so the tokens are those of
+    /// sampling them one by one, and the step's sampling (a softmax over the vocabulary per
+    /// sequence) no longer runs on one thread while the others wait.
+    private func sampleNextTokens(_ chunks: [ScheduledChunk], batch: ModelBatch, output: ModelOutput) -> [SampledToken?] {
+        let todo = chunks.indices.filter { chunks[$0].samplesNextToken }
+        var sampled = [SampledToken?](repeating: nil, count: chunks.count)
+        let vocabularySize = runner.vocabularySize
+        sampled.withUnsafeMutableBufferPointer { results in
+            output.logits.withUnsafeBufferPointer { logits in
+                runner.parallelFor(todo.count) { range in
+                    var sampler = Sampler()
+                    for t in range {
+                        let index = todo[t], sequence = chunks[index].sequence, scheduled = batch.sequences[index]
+                        let row = scheduled.logitsRowOffset + scheduled.numLogitsRows - 1
+                        let rowLogits = UnsafeBufferPointer(rebasing: logits[(row * vocabularySize)..<((row + 1) * vocabularySize)])
+                        results[index] = sampler.sample(logits: rowLogits, params: sequence.params, state: &sequence.sampler)
+                    }
+                }
+            }
+        }
+        return sampled
+    }
+
     private func process(
-        _ chunk: ScheduledChunk, scheduled: ScheduledSequence, batchIndex: Int, output: ModelOutput
+        _ chunk: ScheduledChunk, scheduled: ScheduledSequence, batchIndex: Int, sampled: SampledToken?, output: ModelOutput
     ) -> SequenceOutput? {
         let sequence = chunk.sequence
         let vocabularySize = runner.vocabularySize
@@ -252,9 +276,7 @@ public final class Engine {
             producedSomething = true
         }
 
-        if chunk.samplesNextToken {
-            let row = scheduled.logitsRowOffset + scheduled.numLogitsRows - 1
-            let sampled = withRow(row) { sampler.sample(logits: $0, params: sequence.params, state: &sequence.sampler) }
+        if chunk.samplesNextToken, let sampled {
             let token = sampled.tokenId
             sequence.append(token)
             sequence.sampler.record(token)

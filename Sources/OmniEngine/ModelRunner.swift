@@ -32,6 +32,15 @@ public protocol ModelRunner: AnyObject {
     var hiddenStateLayerCount: Int { get }
     /// Runs one forward pass over the batch.
     func execute(_ batch: ModelBatch) throws -> ModelOutput
+    /// Calls `body` on disjoint ranges covering 0..<count, on the runner's compute threads where it
+    /// has them (the engine samples a step's sequences this way). Default: one call on the caller.
+    func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void)
+}
+
+extension ModelRunner {
+    public func parallelFor(_ count: Int, _ body: (Range<Int>) -> Void) {
+        if count > 0 { body(0..<count) }
+    }
 }
 
 /// Which logits rows a sequence needs from a step.

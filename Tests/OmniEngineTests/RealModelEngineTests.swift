@@ -77,6 +77,20 @@ private func mixedPrompts(count: Int, vocabulary: Int, sharedPrefix: [Int] = [])
         #expect(together.tokens == alone)
     }
 
+    /// Seeded temperature sampling, drawn for the whole step on the runner's threads: each request
+    /// gets the tokens it gets alone (its own generator), with top-k / top-p / penalties mixed in.
+    @Test func seededSamplingInParallelMatchesEachAlone() throws {
+        let model = try loadModel("qwen3-f32-headdim-gqa3")
+        let prompts = mixedPrompts(count: 12, vocabulary: model.config.vocabularySize)
+        let params = try (0..<12).map { i in
+            try SamplingParams(temperature: 0.7 + 0.1 * Double(i % 3), topP: i % 2 == 0 ? 0.9 : 1, topK: i % 4 == 1 ? 20 : 0,
+                               repetitionPenalty: i % 3 == 2 ? 1.2 : 1, seed: 100 + i, maxTokens: 6 + i % 5, ignoreEOS: true)
+        }
+        let alone = try prompts.indices.map { try run(model, prompts: [prompts[$0]], params: [params[$0]]).tokens[0] }
+        let together = try run(model, prompts: prompts, params: params)
+        #expect(together.tokens == alone)
+    }
+
     @Test func preemptedRequestsFinishWithTheirSoloTokens() throws {
         let model = try loadModel("qwen2-f32-untied-gqa2")
         let prompts = mixedPrompts(count: 16, vocabulary: model.config.vocabularySize)
