@@ -146,13 +146,22 @@ public final class DecoderOnlyLM: Sendable {
                       bias: biases.isEmpty ? nil : backend.concat(biases, dim: 0))
     }
 
-    /// A paged KV cache for every layer.
-    public func makeCaches(blocks: Int, blockSize: Int) -> [PagedKVCache] {
-        (0..<config.layers).map { _ in PagedKVCache(blocks: blocks, blockSize: blockSize, kvHeads: config.kvHeads, headDim: config.headDim) }
+    /// The KV cache's dtype: bf16 when the backend multiplies bf16 weights in bf16 precision (as
+    /// vLLM caches a bf16 model's keys and values in bf16: half the bytes per cached token to store
+    /// and to read each step), else f32.
+    public var kvCacheDType: DType {
+        (backend as? CPUBackend)?.matmulPrecision == .bfloat16 && embedTokens.dtype == .bf16 ? .bf16 : .f32
     }
 
-    /// Bytes one cached token takes across all layers (keys and values, f32).
-    public var kvBytesPerToken: Int { config.layers * 2 * config.kvHeads * config.headDim * DType.f32.size }
+    /// A paged KV cache for every layer.
+    public func makeCaches(blocks: Int, blockSize: Int) -> [PagedKVCache] {
+        (0..<config.layers).map { _ in
+            PagedKVCache(blocks: blocks, blockSize: blockSize, kvHeads: config.kvHeads, headDim: config.headDim, dtype: kvCacheDType)
+        }
+    }
+
+    /// Bytes one cached token takes across all layers (keys and values).
+    public var kvBytesPerToken: Int { config.layers * 2 * config.kvHeads * config.headDim * kvCacheDType.size }
 
     public func forward(_ batch: ForwardBatch, caches: [PagedKVCache]) -> ForwardOutput {
         let b = backend, c = config

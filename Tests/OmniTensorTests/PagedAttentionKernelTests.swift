@@ -103,4 +103,32 @@ import Testing
         print("paged attention \(s): max error \(worst) of sum |p v|")
         #expect(worst <= 1e-5, "\(s): max error \(worst) of sum |p v| > 1e-5")
     }
+
+    /// A bf16 cache (the bf16 matmul mode's): writeKV rounds keys and values to bf16, and the
+    /// attention must equal, bit for bit, the f32 kernel over an f32 cache holding those rounded
+    /// values (the widening is exact), with the chunk batched as in the engine.
+    @Test(arguments: shapes)
+    func bf16CacheEqualsF32CacheOfTheRoundedValues(_ s: Shape) {
+        let backend = CPUBackend(threads: 2)
+        var rng = SeededRandom(seed: UInt64(s.context * 7 + s.valueDim))
+        let blocksNeeded = (s.context + s.blockSize - 1) / s.blockSize
+        let table = (0..<blocksNeeded).map { Int32(blocksNeeded - 1 - $0) }
+        let slots = (0..<s.context).map { table[$0 / s.blockSize] * Int32(s.blockSize) + Int32($0 % s.blockSize) }
+        let keys = Tensor(rng.normal(s.context * s.kvHeads * s.headDim), shape: [s.context, s.kvHeads, s.headDim])
+        let values = Tensor(rng.normal(s.context * s.kvHeads * s.valueDim), shape: [s.context, s.kvHeads, s.valueDim])
+        let rounded = { (t: Tensor) in backend.cast(backend.cast(t, to: .bf16), to: .f32) }
+        let bf16Cache = PagedKVCache(blocks: blocksNeeded, blockSize: s.blockSize, kvHeads: s.kvHeads, headDim: s.headDim,
+                                     valueDim: s.valueDim, dtype: .bf16)
+        let f32Cache = PagedKVCache(blocks: blocksNeeded, blockSize: s.blockSize, kvHeads: s.kvHeads, headDim: s.headDim,
+                                    valueDim: s.valueDim)
+        backend.writeKV(key: keys, value: values, into: bf16Cache, slots: slots)
+        backend.writeKV(key: rounded(keys), value: rounded(values), into: f32Cache, slots: slots)
+        let qHeads = s.kvHeads * s.group
+        let query = Tensor(rng.normal(s.chunk * qHeads * s.headDim), shape: [s.chunk, qHeads, s.headDim])
+        let batch = AttentionBatch(sequences: [.init(queryStart: 0, queryCount: s.chunk, contextLength: s.context, blockTable: table)])
+        let scale = 1 / Float(s.headDim).squareRoot()
+        let fromBF16 = backend.pagedAttention(query: query, cache: bf16Cache, batch: batch, scale: scale).toFloats()
+        let fromF32 = backend.pagedAttention(query: query, cache: f32Cache, batch: batch, scale: scale).toFloats()
+        #expect(fromBF16.map(\.bitPattern) == fromF32.map(\.bitPattern), "\(s): bf16 cache differs from the f32 cache of its values")
+    }
 }

@@ -24,7 +24,9 @@ extension CPUBackend {
 
     public func pagedAttention(query: Tensor, cache: PagedKVCache, batch: AttentionBatch, scale: Float) -> Tensor {
         precondition(query.rank == 3 && query.shape[2] == cache.headDim, "pagedAttention: query \(query.shape) for cache \(cache.key.shape)")
-        precondition(cache.key.dtype == .f32 && cache.value.dtype == .f32, "pagedAttention: the CPU cache holds f32")
+        precondition(cache.key.dtype == cache.value.dtype && [DType.f32, .bf16].contains(cache.key.dtype),
+                     "pagedAttention: the CPU cache holds f32 or bf16, got \(cache.key.dtype)")
+        let bf16 = cache.key.dtype == .bf16
         let tokens = query.shape[0], qHeads = query.shape[1], headDim = cache.headDim, valueDim = cache.valueDim
         let kvHeads = cache.kvHeads, blockSize = cache.blockSize
         precondition(qHeads % kvHeads == 0, "query heads \(qHeads) not a multiple of kv heads \(kvHeads)")
@@ -45,11 +47,12 @@ extension CPUBackend {
             }
         }
         let qp = q.floatPointer, op = out.floatPointer
-        let kp = cache.key.floatPointer, vp = cache.value.floatPointer
+        let kRaw = UnsafeRawPointer(cache.key.rawPointer), vRaw = UnsafeRawPointer(cache.value.rawPointer)
         let sequences = batch.sequences
         let maxContext = sequences.map(\.contextLength).max() ?? 0
         let maxRows = tokenBlock * group
-        let scratchCount = omni_paged_attention_scratch(maxRows, maxContext, headDim)
+        let scratchCount = bf16 ? omni_paged_attention_bf16_scratch(maxRows, maxContext, headDim, valueDim)
+            : omni_paged_attention_scratch(maxRows, maxContext, headDim)
         let kStride = kvHeads * headDim, vStride = kvHeads * valueDim
         // Units differ in cost (context lengths): each is a chunk, claimed as threads get free.
         pool.parallelFor(units.count, grain: 1, maxChunks: units.count) { range in
@@ -72,9 +75,17 @@ extension CPUBackend {
                     }
                 }
                 seq.blockTable.withUnsafeBufferPointer { table in
-                    omni_paged_attention_f32(rows, qRows, outRows, visible,
-                                             kp + unit.kvHead * headDim, kStride, vp + unit.kvHead * valueDim, vStride,
-                                             table.baseAddress, blockSize, headDim, valueDim, scale, scratch)
+                    if bf16 {
+                        omni_paged_attention_bf16(rows, qRows, outRows, visible,
+                                                  kRaw.assumingMemoryBound(to: UInt16.self) + unit.kvHead * headDim, kStride,
+                                                  vRaw.assumingMemoryBound(to: UInt16.self) + unit.kvHead * valueDim, vStride,
+                                                  table.baseAddress, blockSize, headDim, valueDim, scale, scratch)
+                    } else {
+                        omni_paged_attention_f32(rows, qRows, outRows, visible,
+                                                 kRaw.assumingMemoryBound(to: Float.self) + unit.kvHead * headDim, kStride,
+                                                 vRaw.assumingMemoryBound(to: Float.self) + unit.kvHead * valueDim, vStride,
+                                                 table.baseAddress, blockSize, headDim, valueDim, scale, scratch)
+                    }
                 }
             }
         }
