@@ -20,7 +20,7 @@ public struct DecoderCost: Sendable, Equatable {
     /// Every weight the model loads (the tied lm_head counted once).
     public let parameters: Int
     /// Bytes of cached keys and values attention reads per context position (all layers; the
-    /// paged cache stores f32).
+    /// paged cache stores f32, or bf16 for bf16 weights in the bf16 matmul mode).
     public let kvBytesPerPosition: Int
 
     /// - Parameter storedBytes: bytes of each named tensor as stored, nil for tensors the
@@ -47,7 +47,8 @@ public struct DecoderCost: Sendable, Equatable {
         layerMatmulParameters = c.layers * layerMatmul
         lmHeadParameters = embedding
         parameters = layerParameters + c.hiddenSize + embedding + (c.tieWordEmbeddings ? 0 : embedding)
-        kvBytesPerPosition = c.layers * 2 * kvWidth * DType.f32.size
+        let kvDType = DecoderOnlyLM.kvCacheDType(weights: dtype, precision: CPUBackend.MatmulPrecision.fromEnvironment)
+        kvBytesPerPosition = c.layers * 2 * kvWidth * kvDType.size
     }
 
     /// The cost of the model in a transformers directory, from config.json and the safetensors

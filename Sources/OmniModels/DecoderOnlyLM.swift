@@ -150,7 +150,12 @@ public final class DecoderOnlyLM: Sendable {
     /// vLLM caches a bf16 model's keys and values in bf16: half the bytes per cached token to store
     /// and to read each step), else f32.
     public var kvCacheDType: DType {
-        (backend as? CPUBackend)?.matmulPrecision == .bfloat16 && embedTokens.dtype == .bf16 ? .bf16 : .f32
+        Self.kvCacheDType(weights: embedTokens.dtype, precision: (backend as? CPUBackend)?.matmulPrecision ?? .float32)
+    }
+
+    /// The KV cache dtype for weights stored in `weights` computed at `precision`.
+    public static func kvCacheDType(weights: DType, precision: CPUBackend.MatmulPrecision) -> DType {
+        precision == .bfloat16 && weights == .bf16 ? .bf16 : .f32
     }
 
     /// A paged KV cache for every layer.
