@@ -143,7 +143,7 @@ void omni_paged_attention_bf16(size_t rows, const float *const *q, float *const 
     const omni_kernel_table *k = K();
     // The sequence's keys and values widened (exactly) into rows of their own, then the f32 kernel
     // over them as one block: the same sums as over an f32 cache holding the same values.
-    float *kf = scratch + omni_paged_attention_scratch(rows, maxv, head_dim), *vf = kf + maxv * head_dim;
+    float *kf = scratch + omni_paged_attention_scratch(maxv, head_dim), *vf = kf + maxv * head_dim;
     for (size_t j = 0; j < maxv; j++) {
         const size_t slot = (size_t)table[j / block] * block + j % block;
         k->bf16_to_f32(keys + slot * kstride, kf + j * head_dim, head_dim);
@@ -154,12 +154,11 @@ void omni_paged_attention_bf16(size_t rows, const float *const *q, float *const 
                            scratch);
 }
 
-size_t omni_paged_attention_bf16_scratch(size_t rows, size_t max_visible, size_t head_dim, size_t value_dim) {
-    return omni_paged_attention_scratch(rows, max_visible, head_dim) + max_visible * (head_dim + value_dim);
+size_t omni_paged_attention_bf16_scratch(size_t max_visible, size_t head_dim, size_t value_dim) {
+    return omni_paged_attention_scratch(max_visible, head_dim) + max_visible * (head_dim + value_dim);
 }
 
-size_t omni_paged_attention_scratch(size_t rows, size_t max_visible, size_t head_dim) {
-    (void)rows; // groups of up to 64 rows, one after another, share the scratch
+size_t omni_paged_attention_scratch(size_t max_visible, size_t head_dim) { // groups of up to 64 rows share it
     const size_t jpad = (max_visible + 3) / 4 * 4;
     return jpad * 64 + head_dim * 64 + 2 * max_visible * (sizeof(float *) / sizeof(float));
 }

@@ -126,20 +126,27 @@ static float dot_bf16_split(const uint16_t *w, const float *x, const float *xe, 
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
 
-/// y[r] = w[r] . x for bf16 rows, through dot_bf16_split; `split` holds k floats.
-static void gemv_bf16_split(const uint16_t *w, size_t ldw, const float *x, float *y, size_t rows, size_t k, float *split) {
-    float *xe = split, *xo = split + k / 2;
-    split_even_odd(x, k, xe, xo);
-    for (size_t r = 0; r < rows; r++) y[r] = dot_bf16_split(w + r * ldw, x, xe, xo, k);
+/// y[i][r] = w[r] . x[i] for m rows of x (m < 4) against bf16 weight rows, each row of x split
+/// into even and odd elements once; weight rows in blocks of 64 so that, for m > 1, a block is
+/// still in cache for the next row of x.
+static void gemv_bf16_split(const uint16_t *w, size_t ldw, const float *x, size_t ldx, float *y, size_t ldy, size_t m,
+                            size_t rows, size_t k) {
+    float stack[3 * 2048], *split = m * k <= 3 * 2048 ? stack : (float *)malloc(m * k * sizeof(float));
+    for (size_t i = 0; i < m; i++) split_even_odd(x + i * ldx, k, split + i * k, split + i * k + k / 2);
+    for (size_t r0 = 0; r0 < rows; r0 += 64) {
+        size_t n = rows - r0 < 64 ? rows - r0 : 64;
+        for (size_t i = 0; i < m; i++)
+            for (size_t r = r0; r < r0 + n; r++)
+                y[i * ldy + r] = dot_bf16_split(w + r * ldw, x + i * ldx, split + i * k, split + i * k + k / 2, k);
+    }
+    if (split != stack) free(split);
 }
 
 static void avx512_gemv(const void *w, int dt, size_t ldw, const float *x, float *y, size_t rows, size_t k) {
     if (dt == OMNI_DT_F32) {
         for (size_t r = 0; r < rows; r++) y[r] = avx512_dot_f32((const float *)w + r * ldw, x, k);
     } else if (dt == OMNI_DT_BF16) {
-        float stack[2048], *split = k <= 2048 ? stack : (float *)malloc(k * sizeof(float));
-        gemv_bf16_split((const uint16_t *)w, ldw, x, y, rows, k, split);
-        if (split != stack) free(split);
+        gemv_bf16_split((const uint16_t *)w, ldw, x, k, y, rows, 1, rows, k);
     } else {
         for (size_t r = 0; r < rows; r++) y[r] = avx512_dot_f16((const uint16_t *)w + r * ldw, x, k);
     }
@@ -205,17 +212,7 @@ static void avx512_gemv(const void *w, int dt, size_t ldw, const float *x, float
 static void avx512_gemm_small(const void *w, int dt, size_t ldw, const float *x, size_t ldx, float *y, size_t ldy,
                               size_t m, size_t rows, size_t k) {
     if (m < 4 && dt == OMNI_DT_BF16) {
-        // As below, with each row of x split into even and odd elements once.
-        float stack[3 * 2048], *split = m * k <= 3 * 2048 ? stack : (float *)malloc(m * k * sizeof(float));
-        for (size_t i = 0; i < m; i++) split_even_odd(x + i * ldx, k, split + i * k, split + i * k + k / 2);
-        for (size_t r0 = 0; r0 < rows; r0 += 64) {
-            size_t n = rows - r0 < 64 ? rows - r0 : 64;
-            for (size_t i = 0; i < m; i++)
-                for (size_t r = r0; r < r0 + n; r++)
-                    y[i * ldy + r] = dot_bf16_split((const uint16_t *)w + r * ldw, x + i * ldx, split + i * k,
-                                                    split + i * k + k / 2, k);
-        }
-        if (split != stack) free(split);
+        gemv_bf16_split((const uint16_t *)w, ldw, x, ldx, y, ldy, m, rows, k);
         return;
     }
     if (m < 4) {

@@ -51,16 +51,18 @@ extension CPUBackend {
         let sequences = batch.sequences
         let maxContext = sequences.map(\.contextLength).max() ?? 0
         let maxRows = tokenBlock * group
-        let scratchCount = bf16 ? omni_paged_attention_bf16_scratch(maxRows, maxContext, headDim, valueDim)
-            : omni_paged_attention_scratch(maxRows, maxContext, headDim)
+        let scratchCount = bf16 ? omni_paged_attention_bf16_scratch(maxContext, headDim, valueDim)
+            : omni_paged_attention_scratch(maxContext, headDim)
         let kStride = kvHeads * headDim, vStride = kvHeads * valueDim
         // Units differ in cost (context lengths): each is a chunk, claimed as threads get free.
         pool.parallelFor(units.count, grain: 1, maxChunks: units.count) { range in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: scratchCount)
-            let qRows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: maxRows)
-            let outRows = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: maxRows)
-            let visible = UnsafeMutablePointer<Int>.allocate(capacity: maxRows)
-            defer { scratch.deallocate(); qRows.deallocate(); outRows.deallocate(); visible.deallocate() }
+            // One block per chunk: the row pointers and visible counts (8 bytes each), then the kernel's scratch.
+            let block = UnsafeMutableRawPointer.allocate(byteCount: 3 * maxRows * 8 + scratchCount * 4, alignment: 64)
+            defer { block.deallocate() }
+            let qRows = block.bindMemory(to: UnsafePointer<Float>?.self, capacity: maxRows)
+            let outRows = (block + maxRows * 8).bindMemory(to: UnsafeMutablePointer<Float>?.self, capacity: maxRows)
+            let visible = (block + 2 * maxRows * 8).bindMemory(to: Int.self, capacity: maxRows)
+            let scratch = (block + 3 * maxRows * 8).bindMemory(to: Float.self, capacity: scratchCount)
             for u in range {
                 let unit = units[u], seq = sequences[unit.sequence]
                 var rows = 0
