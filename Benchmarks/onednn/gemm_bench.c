@@ -25,7 +25,7 @@ dnnl_status_t dnnl_gemm_bf16bf16f32(char transa, char transb, dnnl_dim_t M, dnnl
 void omp_set_num_threads(int);
 int omp_get_max_threads(void);
 
-enum { THREADS = 2, CHUNKS_PER_THREAD = 4, DOT_ROW_LIMIT = 128, REPS = 5 };
+enum { THREADS = 2, CHUNKS_PER_THREAD = 4, PACK_ROW_LIMIT = 128, REPS = 5 };
 
 typedef struct { const char *group; size_t m, n, k; } Shape;
 
@@ -35,6 +35,8 @@ static const Shape shapes[] = {
     {"decode-batch", 64, 896, 4864},
     {"dit", 1152, 11520, 3840}, {"dit", 1152, 3840, 3840}, {"dit", 1152, 20480, 3840}, {"dit", 1152, 3840, 10240},
     {"square", 1024, 1024, 1024},
+    {"few-rows", 1, 1152, 896}, {"few-rows", 1, 9728, 896}, {"few-rows", 1, 896, 4864}, {"few-rows", 8, 1152, 896},
+    {"few-rows", 8, 9728, 896}, {"few-rows", 16, 9728, 896}, {"few-rows", 32, 9728, 896}, {"few-rows", 32, 896, 4864},
 };
 
 // ---- a 2-thread pool like the engine's ThreadPool.parallelFor: chunks claimed through a counter ----
@@ -102,6 +104,7 @@ typedef struct {
     uint16_t *xb;        // [m][k] bf16 activations for oneDNN
     float *out;          // [m][n]
     uint16_t *a;         // our packed activations, during one call
+    uint16_t *packed;    // the weights packed once (omni_pack_b_bf16), outside the timing
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     dnnl_primitive_t matmul;
@@ -113,10 +116,9 @@ static void pack_rows(void *ctx, size_t lo, size_t hi) {
     omni_pack_a_bf16(p->x + lo * p->k, p->k, hi - lo, p->k, p->a + lo * p->kp, p->kp);
 }
 
-static void dot_quads(void *ctx, size_t lo, size_t hi) {
+static void packed_tiles(void *ctx, size_t lo, size_t hi) {
     Problem *p = ctx;
-    size_t n1 = hi * 4 < p->n ? hi * 4 : p->n;
-    omni_gemm_bf16_dot(p->a, p->m, p->kp, p->k, p->w, p->k, lo * 4, n1, p->out, p->n);
+    omni_gemm_bf16_packed(p->a, p->m, p->kp, p->packed, p->n, lo, hi, p->out, p->n);
 }
 
 static void gemm_tiles(void *ctx, size_t lo, size_t hi) {
@@ -127,15 +129,16 @@ static void gemm_tiles(void *ctx, size_t lo, size_t hi) {
     free(scratch);
 }
 
-/// CPUBackend.bf16GEMM: pack the activations (rows split across threads), then the dot kernel over
-/// groups of 4 weight rows for few rows, else tiles of 32 weight rows packed per thread.
+/// CPUBackend.bf16GEMM: pack the activations (rows split across threads), then for M <= 128 the
+/// weights packed once (outside the timing, as the engine keeps them), else tiles of 32 weight rows
+/// packed per call by each thread; `tiled` packs per call at any M.
 static void ours(Problem *p, int tiled) {
     size_t padded = (p->m + 7) / 8 * 8;
     p->a = malloc(padded * p->kp * sizeof(uint16_t));
     memset(p->a + p->m * p->kp, 0, (padded - p->m) * p->kp * sizeof(uint16_t));
     parallel_for(p->m, 8, pack_rows, p);
-    if (!tiled && p->m <= DOT_ROW_LIMIT && p->k % 2 == 0)
-        parallel_for((p->n + 3) / 4, 16, dot_quads, p);
+    if (!tiled && p->m <= PACK_ROW_LIMIT)
+        parallel_for((p->n + 31) / 32, 1, packed_tiles, p);
     else
         parallel_for((p->n + 31) / 32, 1, gemm_tiles, p);
     free(p->a);
@@ -290,13 +293,13 @@ int main(int argc, char **argv) {
            omp_get_max_threads(), openblas_get_config(), openblas_get_num_threads(),
            omni_gemm_bf16_native() ? "yes" : "NO");
     printf("GFLOP/s, best of %d rounds after a warm-up round; 2 threads each.\n"
-           "ours = engine path (dot kernel for M <= %d), ours-tiled = the packed-tile kernel at any M;\n"
+           "ours = engine path (weights packed once for M <= %d), tiled = weights packed per call at any M;\n"
            "dnnl-gemm = dnnl_gemm_bf16bf16f32 on [N][K] weights as stored; dnnl-matmul = matmul "
            "primitive, weights reordered once; sgemm = OpenBLAS f32.\n"
            "Methods run in turn within each round; ratios of best rates, and medians over rounds of the per-round ratio\n"
            "(med); > 1: ours faster. err = max|ours - dnnl| / max|dnnl| (gemm, matmul).\n"
            "OpenBLAS cblas_sbgemm: not measured, this libopenblas does not export it (built without BUILD_BFLOAT16).\n\n",
-           REPS, DOT_ROW_LIMIT);
+           REPS, PACK_ROW_LIMIT);
     printf("%-12s %5s %6s %6s | %7s %7s %9s %11s %7s | %9s %11s %7s | %10s %7s | %8s %8s | %s\n", "group", "M", "N",
            "K", "ours", "tiled", "dnnl-gemm", "dnnl-matmul", "sgemm", "ours/gemm", "ours/matmul", "ours/sg",
            "med o/gemm", "med o/mm", "err-gemm", "err-mm", "matmul impl");
@@ -320,6 +323,8 @@ int main(int argc, char **argv) {
         omni_f32_to_bf16(wf, w, sh.n * sh.k);
         omni_bf16_to_f32(w, wf, sh.n * sh.k); // SGEMM multiplies the same weight values
         p.x = x; p.w = w; p.wf = wf; p.xb = xb;
+        p.packed = malloc(omni_gemm_bf16_packed_count(sh.n, sh.k) * sizeof(uint16_t));
+        omni_pack_b_bf16(w, sh.k, sh.n, sh.k, 0, (sh.n + 31) / 32, p.packed);
 
         p.out = out_mm; // the matmul's dst memory is bound to it
         const char *impl = make_matmul(&p);
@@ -329,11 +334,11 @@ int main(int argc, char **argv) {
             {.product = onednn_matmul, .out = out_mm}, {.product = openblas_sgemm, .out = out_other},
             {.product = ours_tiled, .out = out_tiled},
         };
-        measure(&p, methods, sh.m <= DOT_ROW_LIMIT ? 5 : 4);
+        measure(&p, methods, 5);
         free_matmul(&p);
         double r_ours = gflops(&p, methods[OURS].best), r_gemm = gflops(&p, methods[GEMM].best);
         double r_mm = gflops(&p, methods[MATMUL].best), r_sg = gflops(&p, methods[SGEMM].best);
-        double r_tiled = sh.m <= DOT_ROW_LIMIT ? gflops(&p, methods[TILED].best) : NAN;
+        double r_tiled = gflops(&p, methods[TILED].best);
 
         size_t count = sh.m * sh.n;
         char tiled[16] = "-";
@@ -344,7 +349,7 @@ int main(int argc, char **argv) {
                r_ours / r_sg, median_ratio(&methods[GEMM], &methods[OURS]), median_ratio(&methods[MATMUL], &methods[OURS]),
                rel_diff(out_ours, out_gemm, count), rel_diff(out_ours, out_mm, count), impl);
         fflush(stdout);
-        free(x); free(wf); free(w); free(xb); free(out_ours); free(out_gemm); free(out_mm); free(out_other); free(out_tiled);
+        free(x); free(wf); free(w); free(xb); free(out_ours); free(out_gemm); free(out_mm); free(out_other); free(out_tiled); free(p.packed);
     }
     return 0;
 }

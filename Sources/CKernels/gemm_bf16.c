@@ -6,7 +6,10 @@
 // Layouts: activations are packed once per call (`omni_pack_a_bf16`: rows of k values, k padded
 // to even, rows padded to a multiple of 8 with zeros); weights [N][ldw] bf16 are packed per tile of
 // 32 output columns into pairs along k ([k/2][32][2]), so one 512-bit load gives 16 columns' next
-// two k values and a broadcast of one activation pair feeds them all.
+// two k values and a broadcast of one activation pair feeds them all. A weight multiplied by few
+// rows (decode steps) is packed once and kept (`omni_pack_b_bf16`, `omni_gemm_bf16_packed`); one
+// multiplied by many rows can be packed a tile at a time per call (`omni_gemm_bf16`). Both sum
+// each output in the same order, for any number of rows.
 #include "kernels.h"
 #include <string.h>
 
@@ -87,124 +90,87 @@ static void pack_b_tile(const uint16_t *w, size_t ldw, size_t n0, size_t cols, s
     }
 }
 
-/// out rows m..<m+rows (rows <= 8) of one 32-column tile, over k pairs 0..<pairs of the strip `a`
-/// (8 rows, row stride `lda` pairs) and the packed tile `b`; adds to out when `accumulate`.
-static void kernel_8x32(const uint32_t *a, size_t lda, size_t pairs, const uint16_t *b, float *out, size_t ldo,
-                        size_t rows, __mmask16 m0, __mmask16 m1, int accumulate) {
-    __m512 c[MR][2];
-    for (size_t r = 0; r < MR; r++) {
-        int live = accumulate && r < rows;
-        c[r][0] = live ? _mm512_maskz_loadu_ps(m0, out + r * ldo) : _mm512_setzero_ps();
-        c[r][1] = live ? _mm512_maskz_loadu_ps(m1, out + r * ldo + 16) : _mm512_setzero_ps();
+/// out rows 0..<rows (rows <= R) of one 32-column tile, over k pairs 0..<pairs of the strip `a`
+/// (R rows, row stride `lda` pairs, zero rows past `rows`) and the packed tile `b`; adds to out
+/// when `accumulate`. Every output lane sums its pairs in k order with one vdpbf16ps each, whatever
+/// R is, so a row's results do not depend on how many rows ran beside it.
+#define KERNEL_RX32(R)                                                                                 \
+    static void kernel_##R##x32(const uint32_t *a, size_t lda, size_t pairs, const uint16_t *b, float *out, \
+                                size_t ldo, size_t rows, __mmask16 m0, __mmask16 m1, int accumulate) {  \
+        __m512 c0[R], c1[R];                                                                           \
+        for (size_t r = 0; r < R; r++) {                                                               \
+            int live = accumulate && r < rows;                                                         \
+            c0[r] = live ? _mm512_maskz_loadu_ps(m0, out + r * ldo) : _mm512_setzero_ps();             \
+            c1[r] = live ? _mm512_maskz_loadu_ps(m1, out + r * ldo + 16) : _mm512_setzero_ps();        \
+        }                                                                                              \
+        for (size_t j = 0; j < pairs; j++) {                                                           \
+            __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)(b + j * NR * 2));                \
+            __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(b + j * NR * 2 + 32));           \
+            for (size_t r = 0; r < R; r++) {                                                           \
+                __m512bh v = (__m512bh)_mm512_set1_epi32((int)a[r * lda + j]);                         \
+                c0[r] = _mm512_dpbf16_ps(c0[r], v, b0);                                                \
+                c1[r] = _mm512_dpbf16_ps(c1[r], v, b1);                                                \
+            }                                                                                          \
+        }                                                                                              \
+        for (size_t r = 0; r < rows; r++) {                                                            \
+            _mm512_mask_storeu_ps(out + r * ldo, m0, c0[r]);                                           \
+            _mm512_mask_storeu_ps(out + r * ldo + 16, m1, c1[r]);                                      \
+        }                                                                                              \
     }
-    __m512 c00 = c[0][0], c01 = c[0][1], c10 = c[1][0], c11 = c[1][1], c20 = c[2][0], c21 = c[2][1];
-    __m512 c30 = c[3][0], c31 = c[3][1], c40 = c[4][0], c41 = c[4][1], c50 = c[5][0], c51 = c[5][1];
-    __m512 c60 = c[6][0], c61 = c[6][1], c70 = c[7][0], c71 = c[7][1];
-    const uint32_t *a0 = a, *a1 = a0 + lda, *a2 = a1 + lda, *a3 = a2 + lda;
-    const uint32_t *a4 = a3 + lda, *a5 = a4 + lda, *a6 = a5 + lda, *a7 = a6 + lda;
-    for (size_t j = 0; j < pairs; j++) {
-        __m512bh b0 = (__m512bh)_mm512_loadu_si512((const void *)(b + j * NR * 2));
-        __m512bh b1 = (__m512bh)_mm512_loadu_si512((const void *)(b + j * NR * 2 + 32));
-#define ROW(r)                                                                        \
-        {                                                                             \
-            __m512bh v = (__m512bh)_mm512_set1_epi32((int)a##r[j]);                   \
-            c##r##0 = _mm512_dpbf16_ps(c##r##0, v, b0);                               \
-            c##r##1 = _mm512_dpbf16_ps(c##r##1, v, b1);                               \
-        }
-        ROW(0) ROW(1) ROW(2) ROW(3) ROW(4) ROW(5) ROW(6) ROW(7)
-#undef ROW
-    }
-    __m512 acc[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}, {c60, c61}, {c70, c71}};
-    for (size_t r = 0; r < rows; r++) {
-        _mm512_mask_storeu_ps(out + r * ldo, m0, acc[r][0]);
-        _mm512_mask_storeu_ps(out + r * ldo + 16, m1, acc[r][1]);
+KERNEL_RX32(8)
+KERNEL_RX32(4)
+KERNEL_RX32(2)
+KERNEL_RX32(1)
+#undef KERNEL_RX32
+
+/// One KC-pair block (j0..<j1) of one 32-column tile, packed along k ([j1 - j0][32][2]), run down
+/// every row of `a` 8 at a time; a last group of fewer rows goes through the narrowest kernel that
+/// holds it (the packed activations are zero past `rows` up to a multiple of 8).
+static inline void run_block(const uint32_t *a32, size_t rows, size_t pairs, size_t j0, size_t j1,
+                             const uint16_t *block, float *out, size_t ldo, size_t cols) {
+    const size_t width = j1 - j0, lo = cols > 16 ? 16 : cols, hi = cols > 16 ? cols - 16 : 0;
+    const __mmask16 m0 = lo >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << lo) - 1u);
+    const __mmask16 m1 = hi >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << hi) - 1u);
+    for (size_t m = 0; m < rows; m += MR) {
+        const size_t r = rows - m < MR ? rows - m : MR;
+        const uint32_t *strip = a32 + m * pairs + j0;
+        float *o = out + m * ldo;
+        if (r > 4) kernel_8x32(strip, pairs, width, block, o, ldo, r, m0, m1, j0 > 0);
+        else if (r > 2) kernel_4x32(strip, pairs, width, block, o, ldo, r, m0, m1, j0 > 0);
+        else if (r > 1) kernel_2x32(strip, pairs, width, block, o, ldo, r, m0, m1, j0 > 0);
+        else kernel_1x32(strip, pairs, width, block, o, ldo, r, m0, m1, j0 > 0);
     }
 }
 
 /// For each weight tile of n0..<n1: pack it (KC pairs at a time; one block for k <= 8192), then
-/// run the 8x32 micro-kernel down all rows, the activations streaming from L2/L3.
+/// run it down all rows, the activations streaming from L2/L3.
 static void gemm_bf16_native(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
                              size_t n0, size_t n1, float *out, size_t ldo, uint16_t *scratch) {
-    const size_t pairs = kp / 2, tiles = (n1 - n0 + NR - 1) / NR;
+    const size_t pairs = kp / 2;
     const uint32_t *a32 = (const uint32_t *)a;
-    for (size_t t = 0; t < tiles; t++) {
-        size_t n = n0 + t * NR, cols = n1 - n < NR ? n1 - n : NR;
-        __mmask16 m0 = cols >= 16 ? (__mmask16)0xFFFF : (__mmask16)((1u << cols) - 1u);
-        __mmask16 m1 = cols <= 16 ? 0 : (cols >= 32 ? (__mmask16)0xFFFF : (__mmask16)((1u << (cols - 16)) - 1u));
+    for (size_t n = n0; n < n1; n += NR) {
+        const size_t cols = n1 - n < NR ? n1 - n : NR;
         for (size_t j0 = 0; j0 < pairs; j0 += KC) {
-            size_t j1 = pairs - j0 < KC ? pairs : j0 + KC, width = j1 - j0;
+            const size_t j1 = pairs - j0 < KC ? pairs : j0 + KC;
             pack_b_tile(w, ldw, n, cols, k, j0, j1, scratch);
-            for (size_t m = 0; m < rows; m += MR) {
-                size_t r = rows - m < MR ? rows - m : MR;
-                kernel_8x32(a32 + m * pairs + j0, pairs, width, scratch, out + m * ldo + n, ldo, r, m0, m1, j0 > 0);
-            }
+            run_block(a32, rows, pairs, j0, j1, scratch, out + n, ldo, cols);
         }
     }
 }
 
-/// out[m][n] for tiles of MR_D x-rows by NR_D weight rows, straight from the weights' own rows (no
-/// packing): each accumulator lane sums the pairs at its position along k, and the 16 lanes are
-/// added at the end. For few rows of x (decode steps of a batch), where packing the weights would
-/// cost as much as the products.
-enum { MR_D = 4, NR_D = 4 };
-
-/// The lane sums of four accumulators at once: [sum a, sum b, sum c, sum d].
-static inline __m128 sum4(__m512 a, __m512 b, __m512 c, __m512 d) {
-    __m512 ab = _mm512_add_ps(_mm512_unpacklo_ps(a, b), _mm512_unpackhi_ps(a, b));   // per 128-bit lane: a, b, a, b
-    __m512 cd = _mm512_add_ps(_mm512_unpacklo_ps(c, d), _mm512_unpackhi_ps(c, d));   // c, d, c, d
-    __m512 abcd = _mm512_add_ps(_mm512_shuffle_ps(ab, cd, 0x44), _mm512_shuffle_ps(ab, cd, 0xEE)); // a, b, c, d
-    __m256 half = _mm256_add_ps(_mm512_castps512_ps256(abcd), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(abcd), 1)));
-    return _mm_add_ps(_mm256_castps256_ps128(half), _mm256_extractf128_ps(half, 1));
-}
-
-#define DOT_TILE(XR, WR)                                                                               \
-    static void dot_tile_##XR##x##WR(const uint16_t *a, size_t kp, const uint16_t *w, size_t ldw, float *out, \
-                                     size_t ldo) {                                                    \
-        __m512 acc[XR][WR];                                                                           \
-        for (int i = 0; i < XR; i++)                                                                  \
-            for (int j = 0; j < WR; j++) acc[i][j] = _mm512_setzero_ps();                             \
-        size_t e = 0;                                                                                 \
-        for (; e + 32 <= kp; e += 32) {                                                               \
-            __m512bh xv[XR], wv[WR];                                                                  \
-            for (int i = 0; i < XR; i++) xv[i] = (__m512bh)_mm512_loadu_si512((const void *)(a + i * kp + e)); \
-            for (int j = 0; j < WR; j++) wv[j] = (__m512bh)_mm512_loadu_si512((const void *)(w + j * ldw + e)); \
-            for (int i = 0; i < XR; i++)                                                              \
-                for (int j = 0; j < WR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv[i], wv[j]);   \
-        }                                                                                             \
-        if (e < kp) {                                                                                 \
-            const __mmask32 m = (__mmask32)((1ull << (kp - e)) - 1ull);                               \
-            __m512bh xv[XR], wv[WR];                                                                  \
-            for (int i = 0; i < XR; i++) xv[i] = (__m512bh)_mm512_maskz_loadu_epi16(m, a + i * kp + e);  \
-            for (int j = 0; j < WR; j++) wv[j] = (__m512bh)_mm512_maskz_loadu_epi16(m, w + j * ldw + e); \
-            for (int i = 0; i < XR; i++)                                                              \
-                for (int j = 0; j < WR; j++) acc[i][j] = _mm512_dpbf16_ps(acc[i][j], xv[i], wv[j]);   \
-        }                                                                                             \
-        for (int i = 0; i < XR; i++) {                                                                \
-            if (WR == 4) _mm_storeu_ps(out + i * ldo, sum4(acc[i][0], acc[i][(WR > 1) * 1], acc[i][(WR > 2) * 2], acc[i][(WR > 3) * 3])); \
-            else                                                                                      \
-                for (int j = 0; j < WR; j++) out[i * ldo + j] = _mm512_reduce_add_ps(acc[i][j]);      \
-        }                                                                                             \
-    }
-DOT_TILE(4, 4)
-DOT_TILE(4, 1)
-DOT_TILE(1, 4)
-DOT_TILE(1, 1)
-#undef DOT_TILE
-
-/// The weights' k must be even here (kp == k): an odd k's last weight element would pair with
-/// the next row's first; callers with odd k use omni_gemm_bf16.
-static void gemm_bf16_dot_native(const uint16_t *a, size_t rows, size_t kp, const uint16_t *w, size_t ldw,
-                                 size_t n0, size_t n1, float *out, size_t ldo) {
-    size_t n = n0;
-    for (; n + NR_D <= n1; n += NR_D) {
-        size_t m = 0;
-        for (; m + MR_D <= rows; m += MR_D) dot_tile_4x4(a + m * kp, kp, w + n * ldw, ldw, out + m * ldo + n, ldo);
-        for (; m < rows; m++) dot_tile_1x4(a + m * kp, kp, w + n * ldw, ldw, out + m * ldo + n, ldo);
-    }
-    for (; n < n1; n++) {
-        size_t m = 0;
-        for (; m + MR_D <= rows; m += MR_D) dot_tile_4x1(a + m * kp, kp, w + n * ldw, ldw, out + m * ldo + n, ldo);
-        for (; m < rows; m++) dot_tile_1x1(a + m * kp, kp, w + n * ldw, ldw, out + m * ldo + n, ldo);
+/// The same products, in the same order, from weights packed once (omni_pack_b_bf16): tile t is
+/// packed + t * pairs * 64, its KC-pair blocks read in place.
+static void gemm_bf16_packed_native(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n,
+                                    size_t t0, size_t t1, float *out, size_t ldo) {
+    const size_t pairs = kp / 2;
+    const uint32_t *a32 = (const uint32_t *)a;
+    for (size_t t = t0; t < t1; t++) {
+        const size_t c = t * NR, cols = n - c < NR ? n - c : NR;
+        const uint16_t *tile = packed + t * pairs * NR * 2;
+        for (size_t j0 = 0; j0 < pairs; j0 += KC) {
+            const size_t j1 = pairs - j0 < KC ? pairs : j0 + KC;
+            run_block(a32, rows, pairs, j0, j1, tile + j0 * NR * 2, out + c, ldo, cols);
+        }
     }
 }
 
@@ -261,13 +227,68 @@ void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const u
     gemm_bf16_portable(a, rows, kp, k, w, ldw, n0, n1, out, ldo);
 }
 
-void omni_gemm_bf16_dot(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
-                        size_t n0, size_t n1, float *out, size_t ldo) {
+size_t omni_gemm_bf16_packed_count(size_t n, size_t k) { return (n + NR - 1) / NR * ((k + 1) / 2) * NR * 2; }
+
+/// Element by element, for machines without AVX-512: the layout pack_b_tile writes.
+static void pack_b_tile_portable(const uint16_t *w, size_t ldw, size_t n0, size_t cols, size_t k, uint16_t *dst) {
+    const size_t pairs = (k + 1) / 2;
+    memset(dst, 0, pairs * NR * 2 * sizeof(uint16_t));
+    for (size_t c = 0; c < cols; c++) {
+        const uint16_t *row = w + (n0 + c) * ldw;
+        for (size_t e = 0; e < k; e++) dst[(e / 2) * NR * 2 + 2 * c + (e & 1)] = row[e];
+    }
+}
+
+void omni_pack_b_bf16(const uint16_t *w, size_t ldw, size_t n, size_t k, size_t t0, size_t t1, uint16_t *packed) {
+    const size_t pairs = (k + 1) / 2;
+    for (size_t t = t0; t < t1; t++) {
+        const size_t c = t * NR, cols = n - c < NR ? n - c : NR;
+        uint16_t *tile = packed + t * pairs * NR * 2;
 #if defined(__x86_64__) && defined(__clang__)
-    if (omni_gemm_bf16_native() && kp == k) {
-        gemm_bf16_dot_native(a, rows, kp, w, ldw, n0, n1, out, ldo);
+        if (omni_isa_active() >= OMNI_ISA_AVX512) {
+            pack_b_tile(w, ldw, c, cols, k, 0, pairs, tile);
+            continue;
+        }
+#endif
+        pack_b_tile_portable(w, ldw, c, cols, k, tile);
+    }
+}
+
+/// gemm_bf16_portable's sums over the packed layout.
+static void gemm_bf16_packed_portable(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n,
+                                      size_t t0, size_t t1, float *out, size_t ldo) {
+    const size_t pairs = kp / 2;
+    for (size_t t = t0; t < t1; t++) {
+        const size_t c0 = t * NR, cols = n - c0 < NR ? n - c0 : NR;
+        const uint16_t *tile = packed + t * pairs * NR * 2;
+        for (size_t m = 0; m < rows; m++) {
+            const uint16_t *x = a + m * kp;
+            for (size_t c = 0; c < cols; c++) {
+                float sum = 0;
+                for (size_t j = 0; j < pairs; j++) {
+                    float p = 0;
+                    for (size_t e = 0; e < 2; e++) {
+                        uint32_t xb = (uint32_t)x[2 * j + e] << 16, yb = (uint32_t)tile[j * NR * 2 + 2 * c + e] << 16;
+                        float xf, yf;
+                        memcpy(&xf, &xb, 4);
+                        memcpy(&yf, &yb, 4);
+                        p += xf * yf;
+                    }
+                    sum += p;
+                }
+                out[m * ldo + c0 + c] = sum;
+            }
+        }
+    }
+}
+
+void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n, size_t t0,
+                           size_t t1, float *out, size_t ldo) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (omni_gemm_bf16_native()) {
+        gemm_bf16_packed_native(a, rows, kp, packed, n, t0, t1, out, ldo);
         return;
     }
 #endif
-    gemm_bf16_portable(a, rows, kp, k, w, ldw, n0, n1, out, ldo);
+    gemm_bf16_packed_portable(a, rows, kp, packed, n, t0, t1, out, ldo);
 }

@@ -8,6 +8,10 @@ public final class Storage: @unchecked Sendable {
     public let byteCount: Int
     private let owner: AnyObject?
     private let ownership: Ownership
+    /// Buffers made once from this storage's contents (a weight's packed layout), by key; guarded
+    /// by `derivedLock`. They live as long as the storage does.
+    private var derivedBuffers: [AnyHashable: Storage] = [:]
+    private static let derivedLock = NSLock()
 
     private enum Ownership { case heap, mapped, borrowed }
 
@@ -57,6 +61,25 @@ public final class Storage: @unchecked Sendable {
         self.byteCount = byteCount
         self.owner = owner
         self.ownership = .borrowed
+    }
+
+    /// The buffer derived from this storage under `key`, made by `make` on first use. Two threads
+    /// asking at once may both make it; one result is kept and returned to both.
+    public func derived<Key: Hashable & Sendable>(_ key: Key, make: () -> Storage) -> Storage {
+        let boxed = AnyHashable(key)
+        if let found = Self.derivedLock.withLock({ derivedBuffers[boxed] }) { return found }
+        let made = make()
+        return Self.derivedLock.withLock {
+            if let found = derivedBuffers[boxed] { return found }
+            derivedBuffers[boxed] = made
+            return made
+        }
+    }
+
+    /// The buffer derived under `key`, if one was made.
+    public func existingDerived<Key: Hashable & Sendable>(_ key: Key) -> Storage? {
+        let boxed = AnyHashable(key)
+        return Self.derivedLock.withLock { derivedBuffers[boxed] }
     }
 
     deinit {

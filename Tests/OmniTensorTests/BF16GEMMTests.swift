@@ -64,28 +64,51 @@ import Testing
         }
     }
 
-    /// The unpacked kernel for few rows (`omni_gemm_bf16_dot`): 4x4 tiles and their row/column
-    /// leftovers, k not a multiple of 32 (masked last step), a weight stride past k, and odd k
-    /// (which falls back to the portable loop). Same reference and tolerance as above.
-    @Test(arguments: [(1, 5, 8), (4, 4, 32), (7, 9, 46), (13, 70, 130), (64, 37, 896), (5, 3, 7)])
-    func dotKernelMatchesDoubleReference(shape: (Int, Int, Int)) {
+    /// Weights packed once (`omni_pack_b_bf16`, `omni_gemm_bf16_packed`): against the double
+    /// reference (same tolerance), and bit for bit against the per-call packing of `omni_gemm_bf16`
+    /// and against each row computed alone: 1, 2, 3, 5 and 8-row groups, a weight stride past k,
+    /// odd k, columns not a multiple of 32, k past one 4096-pair block. Both paths, both ISA levels.
+    @Test(arguments: [(1, 5, 8), (2, 40, 33), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 46), (9, 40, 8203)])
+    func packedWeightsMatchReferenceAndPerCallPacking(shape: (Int, Int, Int)) {
         let (rows, n, k) = shape
         var rng = SeededRandom(seed: UInt64(rows * 7919 + n * 31 + k))
         let ldw = k + 6
         let x = rng.normal(rows * k), wf = rounded(rng.normal(n * ldw, scale: 0.1))
         var w = [UInt16](repeating: 0, count: n * ldw)
         omni_f32_to_bf16(wf, &w, n * ldw)
-        let kp = (k + 1) & ~1
-        var packed = [UInt16](repeating: 0, count: rows * kp)
-        omni_pack_a_bf16(x, k, rows, k, &packed, kp)
-        var out = [Float](repeating: .nan, count: rows * n)
-        let split = min(n, 5) // two column ranges, the first not a multiple of 4
-        omni_gemm_bf16_dot(packed, rows, kp, k, w, ldw, 0, split, &out, n)
-        omni_gemm_bf16_dot(packed, rows, kp, k, w, ldw, split, n, &out, n)
-        let dense = (0..<n).flatMap { j in wf[(j * ldw)..<(j * ldw + k)] }
-        let error = worstError(rows: rows, n: n, k: k, out: out, a: rounded(x), w: Array(dense))
-        #expect(error <= 1e-4, "dot \(rows)x\(n)x\(k): max error \(error) of sum |a w| > 1e-4")
-        print("bf16 dot GEMM \(rows)x\(n)x\(k): max error \(error) of sum |a w| (<= 1e-4)")
+        let kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
+        var a = [UInt16](repeating: 0, count: padded * kp)
+        omni_pack_a_bf16(x, k, rows, k, &a, kp)
+        let tiles = (n + 31) / 32
+        let dense = Array((0..<n).flatMap { j in wf[(j * ldw)..<(j * ldw + k)] })
+        let levels: [Int32] = omni_gemm_bf16_native() != 0 ? [omni_isa_detected(), 1] : [omni_isa_active()]
+        for level in levels {
+            omni_isa_set_thread(level)
+            defer { omni_isa_set_thread(-1) }
+            var packed = [UInt16](repeating: 0xFFFF, count: omni_gemm_bf16_packed_count(n, k))
+            omni_pack_b_bf16(w, ldw, n, k, 0, 1, &packed)  // in two calls, as threads split it
+            omni_pack_b_bf16(w, ldw, n, k, 1, tiles, &packed)
+            var out = [Float](repeating: .nan, count: rows * n)
+            omni_gemm_bf16_packed(a, rows, kp, packed, n, 0, 1, &out, n)
+            omni_gemm_bf16_packed(a, rows, kp, packed, n, 1, tiles, &out, n)
+            let path = omni_gemm_bf16_native() != 0 ? "avx512bf16" : "portable"
+            let error = worstError(rows: rows, n: n, k: k, out: out, a: rounded(x), w: dense)
+            #expect(error <= 1e-4, "packed \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| > 1e-4")
+            print("bf16 GEMM, packed weights, \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| (<= 1e-4)")
+
+            var perCall = [Float](repeating: .nan, count: rows * n)
+            var scratch = [UInt16](repeating: 0, count: omni_gemm_bf16_scratch(k))
+            omni_gemm_bf16(a, rows, kp, k, w, ldw, 0, n, &perCall, n, &scratch)
+            #expect(perCall.map(\.bitPattern) == out.map(\.bitPattern), "\(rows)x\(n)x\(k) \(path): packed once != per call")
+            for r in [0, rows / 2, rows - 1] {
+                var alone = [UInt16](repeating: 0, count: 8 * kp)
+                omni_pack_a_bf16(Array(x[(r * k)..<(r * k + k)]), k, 1, k, &alone, kp)
+                var row = [Float](repeating: .nan, count: n)
+                omni_gemm_bf16_packed(alone, 1, kp, packed, n, 0, tiles, &row, n)
+                #expect(row.map(\.bitPattern) == out[(r * n)..<(r * n + n)].map(\.bitPattern),
+                        "\(rows)x\(n)x\(k) \(path): row \(r) alone differs from it among \(rows)")
+            }
+        }
     }
 
     /// Through the backend: linear over bf16 weights in bf16 mode against the f32 mode, beyond the
@@ -109,6 +132,36 @@ import Testing
         #expect(roundingError <= 2e-2 * scale, "max |bf16 mode - f32 mode| \(roundingError) of max \(scale)")
         print("linear \(rows)x\(k) -> 100, bf16 mode: \(orderError / scale) (order), \(roundingError / scale) (bf16 activations) of max |y|")
         }
+    }
+}
+
+/// bf16 mode through the backend: a row's result does not depend on how many rows it came with,
+/// whether the weight's packed copy is made for the call (<= 128 rows), used after it was made, or
+/// not there (many rows, packed per call by a second backend that never saw few rows).
+@Suite struct BF16BatchInvarianceTests {
+    @Test func linearRowsAreBatchInvariant() {
+        var rng = SeededRandom(seed: 4242)
+        let n = 70, k = 96, rows = 200
+        let fresh = { CPUBackend(threads: 2, matmulPrecision: .bfloat16) }
+        let w = fresh().cast(Tensor(rng.normal(n * k, scale: 0.1), shape: [n, k]), to: .bf16)
+        let x = rng.normal(rows * k)
+        let manyFirst = fresh().linear(Tensor(x, shape: [rows, k]), weight: w, bias: nil).toFloats()
+        let bf = fresh()
+        for count in [1, 3, 8, 64, 129, 200] {
+            let part = bf.linear(Tensor(Array(x[0..<(count * k)]), shape: [count, k]), weight: w, bias: nil).toFloats()
+            #expect(part.map(\.bitPattern) == manyFirst[0..<(count * n)].map(\.bitPattern), "first \(count) rows differ")
+        }
+    }
+
+    /// The packed copy is made once per weight view and kept with its storage.
+    @Test func derivedBuffersAreMadeOncePerKey() {
+        let storage = Storage(byteCount: 64)
+        var made = 0
+        let make = { () -> Storage in made += 1; return Storage(byteCount: 16) }
+        let first = storage.derived("a", make: make), again = storage.derived("a", make: make)
+        let other = storage.derived("b", make: make)
+        #expect(first === again && first !== other && made == 2)
+        #expect(storage.existingDerived("a") === first && storage.existingDerived("c") == nil)
     }
 }
 

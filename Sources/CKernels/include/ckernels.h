@@ -127,13 +127,17 @@ void omni_pack_a_bf16(const float *x, size_t ldx, size_t rows, size_t k, uint16_
 /// omni_pack_a_bf16, w bf16 [N][ldw]. scratch holds omni_gemm_bf16_scratch(k) uint16.
 void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
                     size_t n0, size_t n1, float *out, size_t ldo, uint16_t *scratch);
-/// The same products for few rows of activations, read against the weights' own rows (nothing
-/// packed); each output's pairs are summed in 16 lanes, then across them (another order than
-/// omni_gemm_bf16's, so the two can differ in the last bits).
-void omni_gemm_bf16_dot(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
-                        size_t n0, size_t n1, float *out, size_t ldo);
 /// uint16 values of scratch omni_gemm_bf16 needs for products over k (one packed weight tile).
 size_t omni_gemm_bf16_scratch(size_t k);
+/// uint16 values of the weights [n][k] packed once for omni_gemm_bf16_packed: tiles of 32 output
+/// columns (the last zero-padded), each the whole of k in pairs ([ceil(k/2)][32][2]).
+size_t omni_gemm_bf16_packed_count(size_t n, size_t k);
+/// Packs tiles t0..<t1 of w bf16 [n][ldw] (columns 32t..<32t+32) into `packed`.
+void omni_pack_b_bf16(const uint16_t *w, size_t ldw, size_t n, size_t k, size_t t0, size_t t1, uint16_t *packed);
+/// omni_gemm_bf16's products, summed in the same order (so bit for bit the same), for the output
+/// tiles t0..<t1 of weights packed by omni_pack_b_bf16; any number of rows, 1 included.
+void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n, size_t t0,
+                           size_t t1, float *out, size_t ldo);
 
 #ifdef __cplusplus
 }

@@ -75,7 +75,7 @@ extension CPUBackend {
         let xp = xs.floatPointer, o = out.floatPointer
         if inFeatures == 0 {
             // Empty reduction: the result is the bias alone.
-        } else if w.dtype == .bf16 && matmulPrecision == .bfloat16 && rows >= Self.bf16MinRows {
+        } else if w.dtype == .bf16 && matmulPrecision == .bfloat16 {
             bf16GEMM(x: xp, rows: rows, weight: w, out: o)
         } else if rows <= Self.smallBatchLimit(w.dtype) {
             let wp = UnsafeRawPointer(w.rawPointer), code = w.dtype.kernelCode, es = w.dtype.size
@@ -106,20 +106,48 @@ extension CPUBackend {
         return out
     }
 
-    /// Rows of x from which bf16 weights are multiplied in bf16 precision in that mode (fewer, the
-    /// batch-1 decode steps, keep f32 activations against the bf16 weights read in place).
-    static let bf16MinRows = 4
     /// Bytes of weights per chunk of a small-batch product (`OMNI_GEMV_CHUNK_KB`, default 512).
     static let gemvChunkBytes = (ProcessInfo.processInfo.environment["OMNI_GEMV_CHUNK_KB"].flatMap(Int.init) ?? 512) << 10
-    /// Rows of x up to which the bf16 mode reads the weights' own rows (`omni_gemm_bf16_dot`)
-    /// instead of packing them (`OMNI_BF16_DOT_ROWS`): decode steps of a batch, where packing
-    /// every weight for a few rows would cost as much as the products.
-    static let bf16DotRowLimit = ProcessInfo.processInfo.environment["OMNI_BF16_DOT_ROWS"].flatMap(Int.init) ?? 128
+    /// Rows of x up to which the bf16 mode multiplies a weight packed once and kept
+    /// (`OMNI_BF16_PACK_ROWS`): decode steps, where packing the weights at every call would cost
+    /// as much as the products. Above it a weight already packed is used; one that is not is packed
+    /// tile by tile per call (a DiT's large products), so weights only ever multiplied by many rows
+    /// are not held twice.
+    static let bf16PackRowLimit = ProcessInfo.processInfo.environment["OMNI_BF16_PACK_ROWS"].flatMap(Int.init) ?? 128
+
+    /// Where in its storage a weight view lies: the key of its packed copy.
+    private struct PackedWeightKey: Hashable, Sendable {
+        let offset: Int, rows: Int, cols: Int, stride: Int
+    }
+
+    /// `w` (bf16 [n][k]) packed for `omni_gemm_bf16_packed`, kept with its storage; made (tiles split
+    /// across threads) only when `create`, else nil unless an earlier call made it.
+    private func packedBF16(_ w: Tensor, create: Bool) -> UnsafePointer<UInt16>? {
+        let n = w.shape[0], k = w.shape[1], ldw = w.strides[0]
+        let key = PackedWeightKey(offset: w.offset, rows: n, cols: k, stride: ldw)
+        let storage: Storage
+        if create {
+            storage = w.storage.derived(key) {
+                let packed = Storage(uninitializedByteCount: omni_gemm_bf16_packed_count(n, k) * 2)
+                let dst = packed.pointer.assumingMemoryBound(to: UInt16.self)
+                let src = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self)
+                pool.parallelFor((n + 31) / 32, grain: 16) { t in
+                    omni_pack_b_bf16(src, ldw, n, k, t.lowerBound, t.upperBound, dst)
+                }
+                return packed
+            }
+        } else {
+            guard let found = w.storage.existingDerived(key) else { return nil }
+            storage = found
+        }
+        return UnsafePointer(storage.pointer.assumingMemoryBound(to: UInt16.self))
+    }
 
     /// `out = x @ weight^T` in bf16 precision (`MatmulPrecision.bfloat16`): the activations packed
-    /// once as bf16; then, for a few rows, the weights' own rows split across threads in fours and
-    /// multiplied in place, or else the weight rows split across threads in tiles of 32, each thread
-    /// packing its tiles block by block along k and multiplying them by AVX512-BF16 against every row.
+    /// once as bf16, then the weight's tiles of 32 rows split across threads and multiplied by
+    /// AVX512-BF16 against every row of x: from the weight's packed copy (see `bf16PackRowLimit`),
+    /// or else each thread packing its tiles as it goes. Both sum every output in the same order,
+    /// whatever the number of rows, so a row's result does not depend on the batch it came in.
     private func bf16GEMM(x: UnsafePointer<Float>, rows: Int, weight w: Tensor, out: UnsafeMutablePointer<Float>) {
         let n = w.shape[0], k = w.shape[1], kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
         let a = UnsafeMutablePointer<UInt16>.allocate(capacity: padded * kp)
@@ -128,19 +156,21 @@ extension CPUBackend {
         pool.parallelFor(rows, grain: 8) { r in
             omni_pack_a_bf16(x + r.lowerBound * k, k, r.count, k, a + r.lowerBound * kp, kp)
         }
-        let wp = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self), ldw = w.strides[0]
-        if rows <= Self.bf16DotRowLimit && k % 2 == 0 {
-            pool.parallelFor((n + 3) / 4, grain: 16, maxChunks: n * ldw * 2 / Self.gemvChunkBytes) { quads in
-                omni_gemm_bf16_dot(a, rows, kp, k, wp, ldw, quads.lowerBound * 4, min(n, quads.upperBound * 4), out, n)
+        let tiles = (n + 31) / 32
+        if let packed = packedBF16(w, create: rows <= Self.bf16PackRowLimit) {
+            // Few rows read weights more than they compute: chunks of about `gemvChunkBytes` of
+            // them. Many rows: one tile per chunk, so threads finish within a tile of each other.
+            let chunks = rows < 32 ? tiles * kp * 64 / Self.gemvChunkBytes : tiles
+            pool.parallelFor(tiles, grain: 1, maxChunks: chunks) { t in
+                omni_gemm_bf16_packed(a, rows, kp, packed, n, t.lowerBound, t.upperBound, out, n)
             }
             return
         }
-        // One tile per chunk: each runs down every row, so chunks cost nothing extra and the
-        // threads finish within one tile of each other.
-        pool.parallelFor((n + 31) / 32, grain: 1, maxChunks: (n + 31) / 32) { tiles in
+        let wp = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self), ldw = w.strides[0]
+        pool.parallelFor(tiles, grain: 1, maxChunks: tiles) { t in
             let scratch = UnsafeMutablePointer<UInt16>.allocate(capacity: omni_gemm_bf16_scratch(k))
             defer { scratch.deallocate() }
-            omni_gemm_bf16(a, rows, kp, k, wp, ldw, tiles.lowerBound * 32, min(n, tiles.upperBound * 32), out, n, scratch)
+            omni_gemm_bf16(a, rows, kp, k, wp, ldw, t.lowerBound * 32, min(n, t.upperBound * 32), out, n, scratch)
         }
     }
 
