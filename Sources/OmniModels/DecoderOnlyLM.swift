@@ -136,6 +136,12 @@ public final class DecoderOnlyLM: Sendable {
         } else {
             lmHead = Linear(weight: try w.tensor("lm_head.weight", shape: [c.vocabularySize, c.hiddenSize]))
         }
+        for layer in layers {
+            for linear in [layer.qkvProj, layer.oProj, layer.gateUpProj, layer.downProj] {
+                backend.prepareForDecode(linearWeight: linear.weight)
+            }
+        }
+        backend.prepareForDecode(linearWeight: lmHead.weight)
     }
 
     /// One projection computing several in a row: weights (and biases) stacked along the output

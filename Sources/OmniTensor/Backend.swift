@@ -17,6 +17,10 @@ public protocol Backend: AnyObject, Sendable {
     func matmul(_ a: Tensor, _ b: Tensor) -> Tensor
     /// `x @ weight^T + bias` with `weight` `[out, in]` in f32, bf16 or f16 (read as stored).
     func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor
+    /// Readies a linear weight for products with few rows at a time (decode steps), where the
+    /// backend keeps a second layout of it (CPU bf16 mode: packed once), so that the first request
+    /// does not pay for it. Models call it at load for the weights their decode steps multiply.
+    func prepareForDecode(linearWeight: Tensor)
     /// Scaled dot-product attention, `q [B, Hq, Sq, D]`, `k [B, Hkv, Sk, D]`, `v [B, Hkv, Sk, Dv]`,
     /// Hq a multiple of Hkv (grouped-query attention). `mask` is additive (float) or boolean
     /// (u8, nonzero = attend), broadcast to `[B, Hq, Sq, Sk]`.
@@ -104,6 +108,7 @@ public enum PoolKind: Sendable { case max, average }
 
 /// Convenience spellings for model code.
 extension Backend {
+    public func prepareForDecode(linearWeight: Tensor) {}
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor { binary(.add, a, b) }
     public func sub(_ a: Tensor, _ b: Tensor) -> Tensor { binary(.sub, a, b) }
     public func mul(_ a: Tensor, _ b: Tensor) -> Tensor { binary(.mul, a, b) }

@@ -115,6 +115,14 @@ extension CPUBackend {
     /// are not held twice.
     static let bf16PackRowLimit = ProcessInfo.processInfo.environment["OMNI_BF16_PACK_ROWS"].flatMap(Int.init) ?? 128
 
+    /// In bf16 mode, packs a bf16 weight now (as the first product with <= `bf16PackRowLimit` rows
+    /// would); otherwise nothing.
+    public func prepareForDecode(linearWeight w: Tensor) {
+        guard matmulPrecision == .bfloat16, w.dtype == .bf16, w.rank == 2, w.strides[1] == 1,
+              w.strides[0] >= w.shape[1] else { return }
+        _ = packedBF16(w, create: true)
+    }
+
     /// Where in its storage a weight view lies: the key of its packed copy.
     private struct PackedWeightKey: Hashable, Sendable {
         let offset: Int, rows: Int, cols: Int, stride: Int
