@@ -13,18 +13,30 @@ public final class Storage: @unchecked Sendable {
     private var derivedBuffers: [AnyHashable: Storage] = [:]
     private static let derivedLock = NSLock()
 
-    private enum Ownership { case heap, mapped, borrowed }
+    private enum Ownership { case heap, pooled(BufferPool, reserved: Int), mapped, borrowed }
 
     /// Allocates `byteCount` zero-filled bytes (16-byte aligned; kernels use unaligned loads).
-    public init(byteCount: Int, device: Device = .cpu) {
+    public convenience init(byteCount: Int, device: Device = .cpu) {
+        self.init(byteCount: byteCount, pool: nil, device: device)
+    }
+
+    /// Zero-filled, from `pool` (64-byte aligned) when it keeps blocks that size.
+    init(byteCount: Int, pool: BufferPool?, device: Device = .cpu) {
         self.device = device
         self.byteCount = byteCount
-        guard let raw = calloc(max(byteCount, 64), 1) else {
-            fatalError("out of memory allocating \(byteCount) bytes")
-        }
-        self.pointer = raw
         self.owner = nil
-        self.ownership = .heap
+        if let pool, BufferPool.sizeClass(byteCount) <= pool.largestPooled {
+            let block = pool.take(byteCount)
+            memset(block.pointer, 0, max(byteCount, 1))
+            self.pointer = block.pointer
+            self.ownership = .pooled(pool, reserved: block.reserved)
+        } else {
+            guard let raw = calloc(max(byteCount, 64), 1) else {
+                fatalError("out of memory allocating \(byteCount) bytes")
+            }
+            self.pointer = raw
+            self.ownership = .heap
+        }
     }
 
     /// `byteCount` zero bytes in a fresh anonymous mapping: the kernel zeroes each page when it is
@@ -52,6 +64,16 @@ public final class Storage: @unchecked Sendable {
         self.pointer = raw
         self.owner = nil
         self.ownership = .heap
+    }
+
+    /// The same from `pool`: a block freed by an earlier step of the same shapes.
+    init(uninitializedByteCount byteCount: Int, pool: BufferPool, device: Device = .cpu) {
+        self.device = device
+        self.byteCount = byteCount
+        let block = pool.take(byteCount)
+        self.pointer = block.pointer
+        self.owner = nil
+        self.ownership = .pooled(pool, reserved: block.reserved)
     }
 
     /// Wraps memory that `owner` keeps alive (an mmap, another storage, ...). Nothing is copied.
@@ -85,6 +107,7 @@ public final class Storage: @unchecked Sendable {
     deinit {
         switch ownership {
         case .heap: free(pointer)
+        case .pooled(let pool, let reserved): pool.give(pointer, reserved: reserved)
         case .mapped: munmap(pointer, max(byteCount, 1))
         case .borrowed: break
         }

@@ -54,6 +54,23 @@ private func mixedPrompts(count: Int, vocabulary: Int, sharedPrefix: [Int] = [])
 }
 
 @Suite struct RealModelEngineTests {
+    /// Once a request has run, the same request again takes every result and scratch buffer of its
+    /// prefill and of each of its 39 decode steps from blocks freed before (CPUBackend.buffers):
+    /// no tensor memory is allocated per token. In both matmul modes (bf16 mode packs the weights,
+    /// keeps a bf16 KV cache and runs other kernels).
+    @Test(arguments: [CPUBackend.MatmulPrecision.float32, .bfloat16])
+    func decodeStepsAllocateNoNewBuffersOnceWarm(precision: CPUBackend.MatmulPrecision) throws {
+        let own = CPUBackend(threads: 2, matmulPrecision: precision)
+        let model = try CausalLMLoader.load(directory: lmFixtures.appendingPathComponent("qwen3-bf16-tied-gqa2"), backend: own)
+        let prompt = Array(3..<12)
+        let first = try run(model, prompts: [prompt], params: [try greedy(40)]).tokens
+        let before = own.freshBufferAllocations
+        let again = try run(model, prompts: [prompt], params: [try greedy(40)]).tokens
+        let fresh = own.freshBufferAllocations - before
+        #expect(again == first && fresh == 0, "\(precision): \(fresh) buffers allocated anew in a warm run of 40 tokens")
+        print("\(precision): \(before) buffers allocated in the first run, \(fresh) in the second")
+    }
+
     @Test(arguments: ["qwen2-f32-untied-gqa2", "qwen3-bf16-tied-gqa2"])
     func greedyThroughEngineMatchesTransformers(name: String) throws {
         let model = try loadModel(name)

@@ -158,8 +158,9 @@ extension CPUBackend {
     /// whatever the number of rows, so a row's result does not depend on the batch it came in.
     private func bf16GEMM(x: UnsafePointer<Float>, rows: Int, weight w: Tensor, out: UnsafeMutablePointer<Float>) {
         let n = w.shape[0], k = w.shape[1], kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
-        let a = UnsafeMutablePointer<UInt16>.allocate(capacity: padded * kp)
-        defer { a.deallocate() }
+        let aBuffer = scratchBuffer(bytes: padded * kp * 2)
+        defer { withExtendedLifetime(aBuffer) {} }
+        let a = aBuffer.pointer.assumingMemoryBound(to: UInt16.self)
         (a + rows * kp).initialize(repeating: 0, count: (padded - rows) * kp)
         pool.parallelFor(rows, grain: 8) { r in
             omni_pack_a_bf16(x + r.lowerBound * k, k, r.count, k, a + r.lowerBound * kp, kp)
@@ -176,9 +177,9 @@ extension CPUBackend {
         }
         let wp = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self), ldw = w.strides[0]
         pool.parallelFor(tiles, grain: 1, maxChunks: tiles) { t in
-            let scratch = UnsafeMutablePointer<UInt16>.allocate(capacity: omni_gemm_bf16_scratch(k))
-            defer { scratch.deallocate() }
-            omni_gemm_bf16(a, rows, kp, k, wp, ldw, t.lowerBound * 32, min(n, t.upperBound * 32), out, n, scratch)
+            let tile = scratchBuffer(bytes: omni_gemm_bf16_scratch(k) * 2)
+            omni_gemm_bf16(a, rows, kp, k, wp, ldw, t.lowerBound * 32, min(n, t.upperBound * 32), out, n,
+                           tile.pointer.assumingMemoryBound(to: UInt16.self))
         }
     }
 

@@ -57,8 +57,9 @@ extension CPUBackend {
         // Units differ in cost (context lengths): each is a chunk, claimed as threads get free.
         pool.parallelFor(units.count, grain: 1, maxChunks: units.count) { range in
             // One block per chunk: the row pointers and visible counts (8 bytes each), then the kernel's scratch.
-            let block = UnsafeMutableRawPointer.allocate(byteCount: 3 * maxRows * 8 + scratchCount * 4, alignment: 64)
-            defer { block.deallocate() }
+            let buffer = scratchBuffer(bytes: 3 * maxRows * 8 + scratchCount * 4)
+            defer { withExtendedLifetime(buffer) {} }
+            let block = buffer.pointer
             let qRows = block.bindMemory(to: UnsafePointer<Float>?.self, capacity: maxRows)
             let outRows = (block + maxRows * 8).bindMemory(to: UnsafeMutablePointer<Float>?.self, capacity: maxRows)
             let visible = (block + 2 * maxRows * 8).bindMemory(to: Int.self, capacity: maxRows)

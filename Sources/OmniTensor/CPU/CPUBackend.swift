@@ -10,6 +10,12 @@ import Foundation
 public final class CPUBackend: Backend {
     public let device: Device = .cpu
     public let pool: ThreadPool
+    /// Where this backend's results and scratch buffers come from and go back to: a repeated step
+    /// (decode) reuses the blocks of the step before.
+    let buffers = BufferPool(capacity: 512 << 20, largestPooled: 64 << 20)
+    /// Result and scratch buffers this backend could not take from blocks freed earlier (a
+    /// counter; it stops growing once a decode step has run with the same shapes).
+    public var freshBufferAllocations: Int { buffers.freshAllocations }
     /// Most bytes a convolution's im2col buffer may take; larger outputs are done in bands of rows.
     public let convolutionScratchBytes: Int
     /// What GEMMs over bf16 weights (prefill, DiT, batched decode) compute in; products of fewer
@@ -69,11 +75,18 @@ public final class CPUBackend: Backend {
     }
 
     /// A new zero-filled f32 tensor.
-    func empty(_ shape: [Int], dtype: DType = .f32) -> Tensor { Tensor(zeros: shape, dtype: dtype) }
+    func empty(_ shape: [Int], dtype: DType = .f32) -> Tensor {
+        Tensor(storage: Storage(byteCount: shape.reduce(1, *) * dtype.size, pool: buffers), dtype: dtype, shape: shape)
+    }
 
     /// A new tensor whose every element the caller writes (not zero-filled).
     func uninitialized(_ shape: [Int], dtype: DType = .f32) -> Tensor {
-        Tensor(storage: Storage(uninitializedByteCount: shape.reduce(1, *) * dtype.size), dtype: dtype, shape: shape)
+        Tensor(storage: scratchBuffer(bytes: shape.reduce(1, *) * dtype.size), dtype: dtype, shape: shape)
+    }
+
+    /// `bytes` of scratch, contents unspecified, from `buffers` (kept alive by the caller).
+    func scratchBuffer(bytes: Int) -> Storage {
+        Storage(uninitializedByteCount: bytes, pool: buffers)
     }
 
     /// `x` as contiguous f32 (no copy when it already is).
