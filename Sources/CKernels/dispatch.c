@@ -144,11 +144,8 @@ void omni_paged_attention_bf16(size_t rows, const float *const *q, float *const 
     // The sequence's keys and values widened (exactly) into rows of their own, then the f32 kernel
     // over them as one block: the same sums as over an f32 cache holding the same values.
     float *kf = scratch + omni_paged_attention_scratch(maxv, head_dim), *vf = kf + maxv * head_dim;
-    for (size_t j = 0; j < maxv; j++) {
-        const size_t slot = (size_t)table[j / block] * block + j % block;
-        k->bf16_to_f32(keys + slot * kstride, kf + j * head_dim, head_dim);
-        k->bf16_to_f32(values + slot * vstride, vf + j * value_dim, value_dim);
-    }
+    k->paged_rows_bf16_to_f32(keys, kstride, table, block, maxv, head_dim, kf);
+    k->paged_rows_bf16_to_f32(values, vstride, table, block, maxv, value_dim, vf);
     const int32_t whole = 0;
     k->paged_attention_f32(rows, q, out, visible, kf, head_dim, vf, value_dim, &whole, maxv, head_dim, value_dim, scale,
                            scratch);

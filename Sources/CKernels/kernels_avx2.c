@@ -151,6 +151,7 @@ const omni_kernel_table omni_avx2_kernels = {
     .silu_mul_f32 = avx2_silu_mul_f32,
     .scale_f32 = avx2_scale_f32,
     .softmax_f32 = avx2_softmax_f32,
+    .paged_rows_bf16_to_f32 = avx2_paged_rows_bf16_to_f32,
     .paged_attention_f32 = avx2_paged_attention_f32,
 };
 

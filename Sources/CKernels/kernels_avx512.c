@@ -265,6 +265,7 @@ const omni_kernel_table omni_avx512_kernels = {
     .silu_mul_f32 = avx512_silu_mul_f32,
     .scale_f32 = avx512_scale_f32,
     .softmax_f32 = avx512_softmax_f32,
+    .paged_rows_bf16_to_f32 = avx512_paged_rows_bf16_to_f32,
     .paged_attention_f32 = avx512_paged_attention_f32,
 };
 

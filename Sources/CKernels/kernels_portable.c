@@ -84,5 +84,6 @@ const omni_kernel_table omni_portable_kernels = {
     .silu_mul_f32 = portable_silu_mul_f32,
     .scale_f32 = portable_scale_f32,
     .softmax_f32 = portable_softmax_f32,
+    .paged_rows_bf16_to_f32 = portable_paged_rows_bf16_to_f32,
     .paged_attention_f32 = portable_paged_attention_f32,
 };

@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 
 /// Keeps the blocks of freed tensor buffers for the next buffer of the same size class, so a steady
 /// stream of same-shaped steps (decode) takes its results and scratch from here instead of the
@@ -61,4 +62,33 @@ final class BufferPool: @unchecked Sendable {
     /// Buffers that were not served from the pool since the process started (a counter, for tests
     /// and diagnostics).
     var freshAllocations: Int { lock.withLock { fresh } }
+}
+
+/// Scratch for the chunks of one parallel loop: one buffer for each thread that can run a chunk at
+/// once, all taken from the pool before the loop (so how the threads happen to share the chunks
+/// does not change what is allocated), each lent to one chunk at a time.
+final class ChunkScratch: @unchecked Sendable {
+    private let buffers: [Storage]
+    private let free: Atomic<UInt64>
+
+    /// `threads`: the loop's thread pool size (Dispatch, with `OMNI_POOL=gcd`, runs up to one
+    /// chunk per processor at once).
+    init(pool: BufferPool, bytes: Int, threads: Int) {
+        let slots = min(64, max(threads, ProcessInfo.processInfo.activeProcessorCount))
+        buffers = (0..<slots).map { _ in Storage(uninitializedByteCount: bytes, pool: pool) }
+        free = Atomic(slots == 64 ? ~0 : (1 << UInt64(slots)) - 1)
+    }
+
+    /// Runs `body` with a buffer no other chunk holds meanwhile.
+    func with<R>(_ body: (UnsafeMutableRawPointer) -> R) -> R {
+        while true {
+            let mask = free.load(ordering: .acquiring)
+            precondition(mask != 0, "more chunks at once than ChunkScratch slots")
+            let bit = mask & (~mask &+ 1)
+            if free.compareExchange(expected: mask, desired: mask & ~bit, ordering: .acquiringAndReleasing).exchanged {
+                defer { free.bitwiseOr(bit, ordering: .releasing) }
+                return body(buffers[bit.trailingZeroBitCount].pointer)
+            }
+        }
+    }
 }

@@ -176,10 +176,12 @@ extension CPUBackend {
             return
         }
         let wp = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self), ldw = w.strides[0]
+        let tileScratch = ChunkScratch(pool: buffers, bytes: omni_gemm_bf16_scratch(k) * 2, threads: pool.threads)
         pool.parallelFor(tiles, grain: 1, maxChunks: tiles) { t in
-            let tile = scratchBuffer(bytes: omni_gemm_bf16_scratch(k) * 2)
-            omni_gemm_bf16(a, rows, kp, k, wp, ldw, t.lowerBound * 32, min(n, t.upperBound * 32), out, n,
-                           tile.pointer.assumingMemoryBound(to: UInt16.self))
+            tileScratch.with { tile in
+                omni_gemm_bf16(a, rows, kp, k, wp, ldw, t.lowerBound * 32, min(n, t.upperBound * 32), out, n,
+                               tile.assumingMemoryBound(to: UInt16.self))
+            }
         }
     }
 

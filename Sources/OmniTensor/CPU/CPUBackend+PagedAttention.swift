@@ -55,39 +55,39 @@ extension CPUBackend {
             : omni_paged_attention_scratch(maxContext, headDim)
         let kStride = kvHeads * headDim, vStride = kvHeads * valueDim
         // Units differ in cost (context lengths): each is a chunk, claimed as threads get free.
+        // Per chunk: the row pointers and visible counts (8 bytes each), then the kernel's scratch.
+        let scratchBlocks = ChunkScratch(pool: buffers, bytes: 3 * maxRows * 8 + scratchCount * 4, threads: pool.threads)
         pool.parallelFor(units.count, grain: 1, maxChunks: units.count) { range in
-            // One block per chunk: the row pointers and visible counts (8 bytes each), then the kernel's scratch.
-            let buffer = scratchBuffer(bytes: 3 * maxRows * 8 + scratchCount * 4)
-            defer { withExtendedLifetime(buffer) {} }
-            let block = buffer.pointer
-            let qRows = block.bindMemory(to: UnsafePointer<Float>?.self, capacity: maxRows)
-            let outRows = (block + maxRows * 8).bindMemory(to: UnsafeMutablePointer<Float>?.self, capacity: maxRows)
-            let visible = (block + 2 * maxRows * 8).bindMemory(to: Int.self, capacity: maxRows)
-            let scratch = (block + 3 * maxRows * 8).bindMemory(to: Float.self, capacity: scratchCount)
-            for u in range {
-                let unit = units[u], seq = sequences[unit.sequence]
-                var rows = 0
-                for i in unit.first..<(unit.first + unit.count) {
-                    let t = seq.queryStart + i
-                    for g in 0..<group {
-                        let h = unit.kvHead * group + g
-                        qRows[rows] = UnsafePointer(qp + (t * qHeads + h) * headDim)
-                        outRows[rows] = op + (t * qHeads + h) * valueDim
-                        visible[rows] = seq.contextLength - seq.queryCount + i + 1
-                        rows += 1
+            scratchBlocks.with { block in
+                let qRows = block.bindMemory(to: UnsafePointer<Float>?.self, capacity: maxRows)
+                let outRows = (block + maxRows * 8).bindMemory(to: UnsafeMutablePointer<Float>?.self, capacity: maxRows)
+                let visible = (block + 2 * maxRows * 8).bindMemory(to: Int.self, capacity: maxRows)
+                let scratch = (block + 3 * maxRows * 8).bindMemory(to: Float.self, capacity: scratchCount)
+                for u in range {
+                    let unit = units[u], seq = sequences[unit.sequence]
+                    var rows = 0
+                    for i in unit.first..<(unit.first + unit.count) {
+                        let t = seq.queryStart + i
+                        for g in 0..<group {
+                            let h = unit.kvHead * group + g
+                            qRows[rows] = UnsafePointer(qp + (t * qHeads + h) * headDim)
+                            outRows[rows] = op + (t * qHeads + h) * valueDim
+                            visible[rows] = seq.contextLength - seq.queryCount + i + 1
+                            rows += 1
+                        }
                     }
-                }
-                seq.blockTable.withUnsafeBufferPointer { table in
-                    if bf16 {
-                        omni_paged_attention_bf16(rows, qRows, outRows, visible,
-                                                  kRaw.assumingMemoryBound(to: UInt16.self) + unit.kvHead * headDim, kStride,
-                                                  vRaw.assumingMemoryBound(to: UInt16.self) + unit.kvHead * valueDim, vStride,
-                                                  table.baseAddress, blockSize, headDim, valueDim, scale, scratch)
-                    } else {
-                        omni_paged_attention_f32(rows, qRows, outRows, visible,
-                                                 kRaw.assumingMemoryBound(to: Float.self) + unit.kvHead * headDim, kStride,
-                                                 vRaw.assumingMemoryBound(to: Float.self) + unit.kvHead * valueDim, vStride,
-                                                 table.baseAddress, blockSize, headDim, valueDim, scale, scratch)
+                    seq.blockTable.withUnsafeBufferPointer { table in
+                        if bf16 {
+                            omni_paged_attention_bf16(rows, qRows, outRows, visible,
+                                                      kRaw.assumingMemoryBound(to: UInt16.self) + unit.kvHead * headDim, kStride,
+                                                      vRaw.assumingMemoryBound(to: UInt16.self) + unit.kvHead * valueDim, vStride,
+                                                      table.baseAddress, blockSize, headDim, valueDim, scale, scratch)
+                        } else {
+                            omni_paged_attention_f32(rows, qRows, outRows, visible,
+                                                     kRaw.assumingMemoryBound(to: Float.self) + unit.kvHead * headDim, kStride,
+                                                     vRaw.assumingMemoryBound(to: Float.self) + unit.kvHead * valueDim, vStride,
+                                                     table.baseAddress, blockSize, headDim, valueDim, scale, scratch)
+                        }
                     }
                 }
             }
