@@ -29,39 +29,41 @@ extension CPUBackend {
         }
         let qp = q.floatPointer, kp = k.floatPointer, vp = v.floatPointer, op = out.floatPointer
         let rowsTotal = batch * qHeads * qLen
+        let rowScratch = ChunkScratch(pool: buffers, bytes: max(kvLen, 1) * 4, threads: pool.threads)
         pool.parallelFor(rowsTotal, grain: max(1, 2048 / max(kvLen, 1))) { rows in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: max(kvLen, 1))
-            defer { scores.deallocate() }
-            for row in rows {
-                let i = row % qLen, h = (row / qLen) % qHeads, b = row / (qLen * qHeads)
-                let kvh = h / group
-                let qRow = qp + row * headDim
-                let kBase = kp + (b * kvHeads + kvh) * kvLen * headDim
-                let vBase = vp + (b * kvHeads + kvh) * kvLen * valueDim
-                var visible = kvLen
-                if let causal {
-                    visible = causal == .topLeft ? i + 1 : kvLen - qLen + i + 1
-                    visible = min(max(visible, 0), kvLen)
-                }
-                for j in 0..<visible { scores[j] = omni_dot_f32(qRow, kBase + j * headDim, headDim) * s }
-                for j in visible..<kvLen { scores[j] = -.infinity }
-                if let mv = maskView {
-                    var mo = mv.offset + b * mv.strides[0] + h * mv.strides[1] + i * mv.strides[2]
-                    let ms = mv.strides[3]
-                    if mv.dtype == .u8 {
-                        let mp = mv.storage.pointer.assumingMemoryBound(to: UInt8.self)
-                        for j in 0..<kvLen { if mp[mo] == 0 { scores[j] = -.infinity }; mo += ms }
-                    } else {
-                        let mp = mv.storage.pointer.assumingMemoryBound(to: Float.self)
-                        for j in 0..<kvLen { scores[j] += mp[mo]; mo += ms }
+            rowScratch.with { raw in
+                let scores = raw.assumingMemoryBound(to: Float.self)
+                for row in rows {
+                    let i = row % qLen, h = (row / qLen) % qHeads, b = row / (qLen * qHeads)
+                    let kvh = h / group
+                    let qRow = qp + row * headDim
+                    let kBase = kp + (b * kvHeads + kvh) * kvLen * headDim
+                    let vBase = vp + (b * kvHeads + kvh) * kvLen * valueDim
+                    var visible = kvLen
+                    if let causal {
+                        visible = causal == .topLeft ? i + 1 : kvLen - qLen + i + 1
+                        visible = min(max(visible, 0), kvLen)
                     }
+                    for j in 0..<visible { scores[j] = omni_dot_f32(qRow, kBase + j * headDim, headDim) * s }
+                    for j in visible..<kvLen { scores[j] = -.infinity }
+                    if let mv = maskView {
+                        var mo = mv.offset + b * mv.strides[0] + h * mv.strides[1] + i * mv.strides[2]
+                        let ms = mv.strides[3]
+                        if mv.dtype == .u8 {
+                            let mp = mv.storage.pointer.assumingMemoryBound(to: UInt8.self)
+                            for j in 0..<kvLen { if mp[mo] == 0 { scores[j] = -.infinity }; mo += ms }
+                        } else {
+                            let mp = mv.storage.pointer.assumingMemoryBound(to: Float.self)
+                            for j in 0..<kvLen { scores[j] += mp[mo]; mo += ms }
+                        }
+                    }
+                    omni_softmax_f32(scores, kvLen)
+                    let outRow = op + row * valueDim
+                    for j in 0..<kvLen where scores[j] != 0 {
+                        omni_axpy_f32(scores[j], vBase + j * valueDim, outRow, valueDim)
+                    }
+                    if scores[0].isNaN { for d in 0..<valueDim { outRow[d] = .nan } }
                 }
-                omni_softmax_f32(scores, kvLen)
-                let outRow = op + row * valueDim
-                for j in 0..<kvLen where scores[j] != 0 {
-                    omni_axpy_f32(scores[j], vBase + j * valueDim, outRow, valueDim)
-                }
-                if scores[0].isNaN { for d in 0..<valueDim { outRow[d] = .nan } }
             }
         }
         return out
@@ -80,22 +82,24 @@ extension CPUBackend {
         let qp = q.floatPointer, kp = k.floatPointer, vtp = vt.floatPointer, op = out.floatPointer
         let blockRows = Self.attentionBlockRows, blocks = (qLen + blockRows - 1) / blockRows
         let f32 = DType.f32.kernelCode
+        let blockScratch = ChunkScratch(pool: buffers, bytes: blockRows * kvLen * 4, threads: pool.threads)
         pool.parallelFor(batch * qHeads * blocks, grain: 1, maxChunks: batch * qHeads * blocks) { units in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * kvLen)
-            defer { scores.deallocate() }
-            for unit in units {
-                let block = unit % blocks, h = (unit / blocks) % qHeads, b = unit / (blocks * qHeads)
-                let kvh = h / group, first = block * blockRows, rows = min(blockRows, qLen - first)
-                let qRows = qp + ((b * qHeads + h) * qLen + first) * headDim
-                let keys = UnsafeRawPointer(kp + (b * kvHeads + kvh) * kvLen * headDim)
-                let valuesT = UnsafeRawPointer(vtp + (b * kvHeads + kvh) * valueDim * kvLen)
-                omni_gemm_small(keys, f32, headDim, qRows, headDim, scores, kvLen, rows, kvLen, headDim)
-                for r in 0..<rows {
-                    omni_scale_f32(scores + r * kvLen, scale, kvLen)
-                    omni_softmax_f32(scores + r * kvLen, kvLen)
+            blockScratch.with { raw in
+                let scores = raw.assumingMemoryBound(to: Float.self)
+                for unit in units {
+                    let block = unit % blocks, h = (unit / blocks) % qHeads, b = unit / (blocks * qHeads)
+                    let kvh = h / group, first = block * blockRows, rows = min(blockRows, qLen - first)
+                    let qRows = qp + ((b * qHeads + h) * qLen + first) * headDim
+                    let keys = UnsafeRawPointer(kp + (b * kvHeads + kvh) * kvLen * headDim)
+                    let valuesT = UnsafeRawPointer(vtp + (b * kvHeads + kvh) * valueDim * kvLen)
+                    omni_gemm_small(keys, f32, headDim, qRows, headDim, scores, kvLen, rows, kvLen, headDim)
+                    for r in 0..<rows {
+                        omni_scale_f32(scores + r * kvLen, scale, kvLen)
+                        omni_softmax_f32(scores + r * kvLen, kvLen)
+                    }
+                    omni_gemm_small(valuesT, f32, kvLen, scores, kvLen, op + ((b * qHeads + h) * qLen + first) * valueDim, valueDim,
+                                    rows, valueDim, kvLen)
                 }
-                omni_gemm_small(valuesT, f32, kvLen, scores, kvLen, op + ((b * qHeads + h) * qLen + first) * valueDim, valueDim,
-                                rows, valueDim, kvLen)
             }
         }
     }
@@ -120,28 +124,35 @@ extension CPUBackend {
         let paddedRows = (blockRows + 7) / 8 * 8
         let qPairs = (headDim + 1) & ~1, pPairs = (kvLen + 1) & ~1
         let scratchCount = omni_gemm_bf16_scratch(max(headDim, kvLen))
+        // One block per chunk: scores, the packed Q rows, the packed softmax rows, the GEMM's tile.
+        let aligned = { (bytes: Int) in (bytes + 63) & ~63 }
+        let scoresBytes = aligned(blockRows * kvLen * 4), qBytes = aligned(paddedRows * qPairs * 2)
+        let pBytes = aligned(paddedRows * pPairs * 2)
+        let unitScratch = ChunkScratch(pool: buffers, bytes: scoresBytes + qBytes + pBytes + scratchCount * 2,
+                                       threads: pool.threads)
         pool.parallelFor(batch * qHeads * blocks, grain: 1, maxChunks: batch * qHeads * blocks) { units in
-            let scores = UnsafeMutablePointer<Float>.allocate(capacity: blockRows * kvLen)
-            let packedQ = UnsafeMutablePointer<UInt16>.allocate(capacity: paddedRows * qPairs)
-            let packedP = UnsafeMutablePointer<UInt16>.allocate(capacity: paddedRows * pPairs)
-            let scratch = UnsafeMutablePointer<UInt16>.allocate(capacity: scratchCount)
-            defer { scores.deallocate(); packedQ.deallocate(); packedP.deallocate(); scratch.deallocate() }
-            for unit in units {
-                let block = unit % blocks, h = (unit / blocks) % qHeads, b = unit / (blocks * qHeads)
-                let kvh = h / group, first = block * blockRows, rows = min(blockRows, qLen - first)
-                let padded = (rows + 7) / 8 * 8
-                omni_pack_a_bf16(qp + ((b * qHeads + h) * qLen + first) * headDim, headDim, rows, headDim, packedQ, qPairs)
-                (packedQ + rows * qPairs).initialize(repeating: 0, count: (padded - rows) * qPairs)
-                omni_gemm_bf16(packedQ, rows, qPairs, headDim, kp + (b * kvHeads + kvh) * kvLen * headDim, headDim,
-                               0, kvLen, scores, kvLen, scratch)
-                for r in 0..<rows {
-                    omni_scale_f32(scores + r * kvLen, scale, kvLen)
-                    omni_softmax_f32(scores + r * kvLen, kvLen)
+            unitScratch.with { raw in
+                let scores = raw.assumingMemoryBound(to: Float.self)
+                let packedQ = (raw + scoresBytes).assumingMemoryBound(to: UInt16.self)
+                let packedP = (raw + scoresBytes + qBytes).assumingMemoryBound(to: UInt16.self)
+                let scratch = (raw + scoresBytes + qBytes + pBytes).assumingMemoryBound(to: UInt16.self)
+                for unit in units {
+                    let block = unit % blocks, h = (unit / blocks) % qHeads, b = unit / (blocks * qHeads)
+                    let kvh = h / group, first = block * blockRows, rows = min(blockRows, qLen - first)
+                    let padded = (rows + 7) / 8 * 8
+                    omni_pack_a_bf16(qp + ((b * qHeads + h) * qLen + first) * headDim, headDim, rows, headDim, packedQ, qPairs)
+                    (packedQ + rows * qPairs).initialize(repeating: 0, count: (padded - rows) * qPairs)
+                    omni_gemm_bf16(packedQ, rows, qPairs, headDim, kp + (b * kvHeads + kvh) * kvLen * headDim, headDim,
+                                   0, kvLen, scores, kvLen, scratch)
+                    for r in 0..<rows {
+                        omni_scale_f32(scores + r * kvLen, scale, kvLen)
+                        omni_softmax_f32(scores + r * kvLen, kvLen)
+                    }
+                    omni_pack_a_bf16(scores, kvLen, rows, kvLen, packedP, pPairs)
+                    (packedP + rows * pPairs).initialize(repeating: 0, count: (padded - rows) * pPairs)
+                    omni_gemm_bf16(packedP, rows, pPairs, kvLen, vtp + (b * kvHeads + kvh) * valueDim * kvLen, kvLen,
+                                   0, valueDim, op + ((b * qHeads + h) * qLen + first) * valueDim, valueDim, scratch)
                 }
-                omni_pack_a_bf16(scores, kvLen, rows, kvLen, packedP, pPairs)
-                (packedP + rows * pPairs).initialize(repeating: 0, count: (padded - rows) * pPairs)
-                omni_gemm_bf16(packedP, rows, pPairs, kvLen, vtp + (b * kvHeads + kvh) * valueDim * kvLen, kvLen,
-                               0, valueDim, op + ((b * qHeads + h) * qLen + first) * valueDim, valueDim, scratch)
             }
         }
     }
