@@ -59,18 +59,17 @@ static inline void transpose_pairs_16x16(const uint32_t *const *src, size_t j, u
     }
 }
 
-/// Columns n0..<n0+cols (cols <= 32) of w, k pairs j0..<j1, as pairs along k:
-/// dst[j - j0][c][e] = w[n0 + c][2j + e], zero past k and past cols. Whole tiles of whole pairs go
+/// Weight rows w[0..<cols] (cols <= 32, each k values), k pairs j0..<j1, as pairs along k:
+/// dst[j - j0][c][e] = w[c][2j + e], zero past k and past cols. Whole tiles of whole pairs go
 /// 16 x 16 pairs at a time through registers; the rest (a last narrow tile, an odd k's last
 /// pair, pairs short of 16) element by element.
-static void pack_b_tile(const uint16_t *w, size_t ldw, size_t n0, size_t cols, size_t k, size_t j0, size_t j1,
-                        uint16_t *dst) {
+static void pack_b_tile_rows(const uint16_t *const *w, size_t cols, size_t k, size_t j0, size_t j1, uint16_t *dst) {
     const size_t whole = k / 2 < j1 ? k / 2 : j1;
     size_t fast = j0;
     if (cols == NR && whole > j0) {
         fast = j0 + (whole - j0) / 16 * 16;
         const uint32_t *rows[NR];
-        for (size_t c = 0; c < NR; c++) rows[c] = (const uint32_t *)(const void *)(w + (n0 + c) * ldw);
+        for (size_t c = 0; c < NR; c++) rows[c] = (const uint32_t *)(const void *)w[c];
         uint32_t *d32 = (uint32_t *)(void *)dst;
         for (size_t j = j0; j < fast; j += 16) {
             transpose_pairs_16x16(rows, j, d32 + (j - j0) * NR);
@@ -80,7 +79,7 @@ static void pack_b_tile(const uint16_t *w, size_t ldw, size_t n0, size_t cols, s
     if (fast == j1) return;
     memset(dst + (fast - j0) * NR * 2, 0, (j1 - fast) * NR * 2 * sizeof(uint16_t));
     for (size_t c = 0; c < cols; c++) {
-        const uint16_t *row = w + (n0 + c) * ldw;
+        const uint16_t *row = w[c];
         uint16_t *d = dst + (fast - j0) * NR * 2 + 2 * c;
         for (size_t j = fast; j < j1; j++, d += NR * 2) {
             size_t kk = 2 * j;
@@ -88,6 +87,14 @@ static void pack_b_tile(const uint16_t *w, size_t ldw, size_t n0, size_t cols, s
             if (kk + 1 < k) d[1] = row[kk + 1];
         }
     }
+}
+
+/// pack_b_tile_rows for columns n0..<n0+cols of w [N][ldw].
+static void pack_b_tile(const uint16_t *w, size_t ldw, size_t n0, size_t cols, size_t k, size_t j0, size_t j1,
+                        uint16_t *dst) {
+    const uint16_t *rows[NR];
+    for (size_t c = 0; c < cols; c++) rows[c] = w + (n0 + c) * ldw;
+    pack_b_tile_rows(rows, cols, k, j0, j1, dst);
 }
 
 /// out rows 0..<rows (rows <= R) of one 32-column tile, over k pairs 0..<pairs of the strip `a`
@@ -229,28 +236,38 @@ void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const u
 
 size_t omni_gemm_bf16_packed_count(size_t n, size_t k) { return (n + NR - 1) / NR * ((k + 1) / 2) * NR * 2; }
 
-/// Element by element, for machines without AVX-512: the layout pack_b_tile writes.
-static void pack_b_tile_portable(const uint16_t *w, size_t ldw, size_t n0, size_t cols, size_t k, uint16_t *dst) {
+/// Element by element, for machines without AVX-512: the layout pack_b_tile_rows writes.
+static void pack_b_tile_portable(const uint16_t *const *w, size_t cols, size_t k, uint16_t *dst) {
     const size_t pairs = (k + 1) / 2;
     memset(dst, 0, pairs * NR * 2 * sizeof(uint16_t));
-    for (size_t c = 0; c < cols; c++) {
-        const uint16_t *row = w + (n0 + c) * ldw;
-        for (size_t e = 0; e < k; e++) dst[(e / 2) * NR * 2 + 2 * c + (e & 1)] = row[e];
+    for (size_t c = 0; c < cols; c++)
+        for (size_t e = 0; e < k; e++) dst[(e / 2) * NR * 2 + 2 * c + (e & 1)] = w[c][e];
+}
+
+/// One whole tile (all of k) from its rows, at the running ISA level.
+static void pack_tile(const uint16_t *const *rows, size_t cols, size_t k, uint16_t *tile) {
+#if defined(__x86_64__) && defined(__clang__)
+    if (omni_isa_active() >= OMNI_ISA_AVX512) {
+        pack_b_tile_rows(rows, cols, k, 0, (k + 1) / 2, tile);
+        return;
+    }
+#endif
+    pack_b_tile_portable(rows, cols, k, tile);
+}
+
+void omni_pack_b_bf16_rows(const uint16_t *const *rows, size_t n, size_t k, size_t t0, size_t t1, uint16_t *packed) {
+    for (size_t t = t0; t < t1; t++) {
+        const size_t c = t * NR, cols = n - c < NR ? n - c : NR;
+        pack_tile(rows + c, cols, k, packed + t * ((k + 1) / 2) * NR * 2);
     }
 }
 
 void omni_pack_b_bf16(const uint16_t *w, size_t ldw, size_t n, size_t k, size_t t0, size_t t1, uint16_t *packed) {
-    const size_t pairs = (k + 1) / 2;
     for (size_t t = t0; t < t1; t++) {
+        const uint16_t *rows[NR];
         const size_t c = t * NR, cols = n - c < NR ? n - c : NR;
-        uint16_t *tile = packed + t * pairs * NR * 2;
-#if defined(__x86_64__) && defined(__clang__)
-        if (omni_isa_active() >= OMNI_ISA_AVX512) {
-            pack_b_tile(w, ldw, c, cols, k, 0, pairs, tile);
-            continue;
-        }
-#endif
-        pack_b_tile_portable(w, ldw, c, cols, k, tile);
+        for (size_t i = 0; i < cols; i++) rows[i] = w + (c + i) * ldw;
+        pack_tile(rows, cols, k, packed + t * ((k + 1) / 2) * NR * 2);
     }
 }
 

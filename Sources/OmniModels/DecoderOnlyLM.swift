@@ -92,10 +92,10 @@ public final class DecoderOnlyLM: Sendable {
         let postAttentionNorm: RMSNorm
         /// q_proj, k_proj and v_proj stacked into one `[q + 2 kv, hidden]` projection, so a decode
         /// step streams the three weights in one pass (and one parallel loop) instead of three.
-        let qkvProj: Linear, oProj: Linear
+        let qkvProj: StackedLinear, oProj: Linear
         let qNorm: RMSNorm?, kNorm: RMSNorm?
         /// gate_proj and up_proj stacked the same way: `[2 intermediate, hidden]`.
-        let gateUpProj: Linear, downProj: Linear
+        let gateUpProj: StackedLinear, downProj: Linear
     }
 
     /// Loads every weight, checking names and shapes; errors name the file and the tensor.
@@ -137,19 +137,20 @@ public final class DecoderOnlyLM: Sendable {
             lmHead = Linear(weight: try w.tensor("lm_head.weight", shape: [c.vocabularySize, c.hiddenSize]))
         }
         for layer in layers {
-            for linear in [layer.qkvProj, layer.oProj, layer.gateUpProj, layer.downProj] {
-                backend.prepareForDecode(linearWeight: linear.weight)
-            }
+            for stacked in [layer.qkvProj, layer.gateUpProj] { stacked.prepareForDecode(backend) }
+            for linear in [layer.oProj, layer.downProj] { backend.prepareForDecode(linearWeight: linear.weight) }
         }
         backend.prepareForDecode(linearWeight: lmHead.weight)
     }
 
     /// One projection computing several in a row: weights (and biases) stacked along the output
-    /// dimension in the checkpoint's dtype.
-    private static func stackedLinear(_ parts: [Linear], _ backend: any Backend) -> Linear {
-        let biases = parts.compactMap(\.bias)
-        return Linear(weight: backend.concat(parts.map(\.weight), dim: 0),
-                      bias: biases.isEmpty ? nil : backend.concat(biases, dim: 0))
+    /// dimension in the checkpoint's dtype, once at load; or, where the backend multiplies the parts
+    /// as they are (CPU bf16 mode, from its packed copy of them), the parts without a stacked copy.
+    private static func stackedLinear(_ parts: [Linear], _ backend: any Backend) -> StackedLinear {
+        let biases = parts.compactMap(\.bias), weights = parts.map(\.weight)
+        let bias = biases.isEmpty ? nil : backend.concat(biases, dim: 0)
+        if backend.multipliesStackedParts(weights) { return StackedLinear(parts: weights, bias: bias) }
+        return StackedLinear(parts: [backend.concat(weights, dim: 0)], bias: bias)
     }
 
     /// The KV cache's dtype: bf16 when the backend multiplies bf16 weights in bf16 precision (as

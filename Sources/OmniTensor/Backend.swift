@@ -21,6 +21,15 @@ public protocol Backend: AnyObject, Sendable {
     /// backend keeps a second layout of it (CPU bf16 mode: packed once), so that the first request
     /// does not pay for it. Models call it at load for the weights their decode steps multiply.
     func prepareForDecode(linearWeight: Tensor)
+    /// `x @ [w_0; w_1; ...]^T + bias`: one product over weights stacked along the output dimension
+    /// (each `[out_i, in]`). Where `multipliesStackedParts` is true the backend reads the parts
+    /// without a stacked copy; elsewhere this stacks them for the call, and a model should stack
+    /// them once at load instead.
+    func linear(_ x: Tensor, stacked weights: [Tensor], bias: Tensor?) -> Tensor
+    /// Whether `linear(_:stacked:bias:)` multiplies these parts as fast as one stacked weight.
+    func multipliesStackedParts(_ weights: [Tensor]) -> Bool
+    /// `prepareForDecode(linearWeight:)` for parts that `linear(_:stacked:bias:)` will multiply.
+    func prepareForDecode(stackedLinearWeights: [Tensor])
     /// Scaled dot-product attention, `q [B, Hq, Sq, D]`, `k [B, Hkv, Sk, D]`, `v [B, Hkv, Sk, Dv]`,
     /// Hq a multiple of Hkv (grouped-query attention). `mask` is additive (float) or boolean
     /// (u8, nonzero = attend), broadcast to `[B, Hq, Sq, Sk]`.
@@ -109,6 +118,11 @@ public enum PoolKind: Sendable { case max, average }
 /// Convenience spellings for model code.
 extension Backend {
     public func prepareForDecode(linearWeight: Tensor) {}
+    public func prepareForDecode(stackedLinearWeights: [Tensor]) {}
+    public func multipliesStackedParts(_ weights: [Tensor]) -> Bool { false }
+    public func linear(_ x: Tensor, stacked weights: [Tensor], bias: Tensor?) -> Tensor {
+        linear(x, weight: concat(weights, dim: 0), bias: bias)
+    }
     public func add(_ a: Tensor, _ b: Tensor) -> Tensor { binary(.add, a, b) }
     public func sub(_ a: Tensor, _ b: Tensor) -> Tensor { binary(.sub, a, b) }
     public func mul(_ a: Tensor, _ b: Tensor) -> Tensor { binary(.mul, a, b) }

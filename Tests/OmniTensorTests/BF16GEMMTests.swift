@@ -153,7 +153,27 @@ import Testing
         }
     }
 
-    /// The packed copy is made once per weight view and kept with its storage.
+    /// Parts multiplied without a stacked copy (bf16 mode packs them into one, the tiles crossing the
+    /// parts' boundaries at 40 and 47 rows) give the stacked weight's results bit for bit, with a
+    /// bias, for a decode row, a small batch and a prefill-sized one; f32 mode stacks them per call.
+    @Test func stackedPartsEqualTheStackedWeight() {
+        var rng = SeededRandom(seed: 77)
+        let k = 96
+        let bf = CPUBackend(threads: 2, matmulPrecision: .bfloat16)
+        let parts = [40, 7, 25].map { bf.cast(Tensor(rng.normal($0 * k, scale: 0.1), shape: [$0, k]), to: .bf16) }
+        let bias = Tensor(rng.normal(72), shape: [72])
+        #expect(bf.multipliesStackedParts(parts))
+        #expect(!CPUBackend(threads: 2, matmulPrecision: .float32).multipliesStackedParts(parts))
+        let stacked = bf.concat(parts, dim: 0)
+        for rows in [1, 5, 200] {
+            let x = Tensor(rng.normal(rows * k), shape: [rows, k])
+            let fromParts = bf.linear(x, stacked: parts, bias: bias).toFloats()
+            let fromStacked = bf.linear(x, weight: stacked, bias: bias).toFloats()
+            #expect(fromParts.map(\.bitPattern) == fromStacked.map(\.bitPattern), "\(rows) rows: parts != stacked")
+        }
+    }
+
+
     @Test func derivedBuffersAreMadeOncePerKey() {
         let storage = Storage(byteCount: 64)
         var made = 0

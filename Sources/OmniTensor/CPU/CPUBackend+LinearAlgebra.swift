@@ -76,7 +76,7 @@ extension CPUBackend {
         if inFeatures == 0 {
             // Empty reduction: the result is the bias alone.
         } else if w.dtype == .bf16 && matmulPrecision == .bfloat16 {
-            bf16GEMM(x: xp, rows: rows, weight: w, out: o)
+            bf16GEMM(x: xp, rows: rows, n: outFeatures, k: inFeatures, packed: nil, weight: w, out: o)
         } else if rows <= Self.smallBatchLimit(w.dtype) {
             let wp = UnsafeRawPointer(w.rawPointer), code = w.dtype.kernelCode, es = w.dtype.size
             // Split weight rows in multiples of 4 (the kernel's tile) across threads, in chunks of
@@ -95,15 +95,46 @@ extension CPUBackend {
         } else {
             widenedPanelGEMM(x: xp, rows: rows, weight: w, out: o)
         }
-        if let bias {
-            let b = f32(bias)
-            precondition(b.count == outFeatures, "linear bias \(bias.shape) for \(outFeatures) outputs")
-            let bp = b.floatPointer
-            pool.parallelFor(rows, grain: max(1, 8192 / outFeatures)) { r in
-                for row in r { omni_binary_f32(BinaryOp.add.rawValue, o + row * outFeatures, bp, 1, o + row * outFeatures, outFeatures) }
-            }
-        }
+        if let bias { addBias(bias, to: o, rows: rows, width: outFeatures) }
         return out
+    }
+
+    /// Adds `bias` (`width` values) to each of `rows` rows of `out`.
+    private func addBias(_ bias: Tensor, to o: UnsafeMutablePointer<Float>, rows: Int, width: Int) {
+        let b = f32(bias)
+        precondition(b.count == width, "linear bias \(bias.shape) for \(width) outputs")
+        let bp = b.floatPointer
+        pool.parallelFor(rows, grain: max(1, 8192 / width)) { r in
+            for row in r { omni_binary_f32(BinaryOp.add.rawValue, o + row * width, bp, 1, o + row * width, width) }
+        }
+    }
+
+    /// Stacked parts are read in place (no stacked copy) in bf16 mode, from one packed copy of them
+    /// all: the tiles of 32 output columns run across the parts' boundaries exactly as they would
+    /// over the stacked weight, so the results are those of `linear(x, weight: stacked)`, bit for bit.
+    public func multipliesStackedParts(_ weights: [Tensor]) -> Bool {
+        guard matmulPrecision == .bfloat16, let k = weights.first?.shape.last else { return false }
+        return weights.allSatisfy { w in
+            w.dtype == .bf16 && w.rank == 2 && w.shape[1] == k && w.strides[1] == 1 && w.strides[0] >= k
+        }
+    }
+
+    public func linear(_ x: Tensor, stacked weights: [Tensor], bias: Tensor?) -> Tensor {
+        guard multipliesStackedParts(weights) else { return linear(x, weight: concat(weights, dim: 0), bias: bias) }
+        let k = weights[0].shape[1], n = weights.reduce(0) { $0 + $1.shape[0] }
+        precondition(x.shape.last == k, "linear: input \(x.shape) for stacked weights of \(k) inputs")
+        let rows = x.count / max(k, 1)
+        let xs = f32(x)
+        let out = uninitialized(Array(x.shape.dropLast()) + [n])
+        if out.count == 0 { return out }
+        let o = out.floatPointer
+        bf16GEMM(x: xs.floatPointer, rows: rows, n: n, k: k, packed: packedBF16(stacked: weights), weight: nil, out: o)
+        if let bias { addBias(bias, to: o, rows: rows, width: n) }
+        return out
+    }
+
+    public func prepareForDecode(stackedLinearWeights weights: [Tensor]) {
+        if multipliesStackedParts(weights) { _ = packedBF16(stacked: weights) }
     }
 
     /// Bytes of weights per chunk of a small-batch product (`OMNI_GEMV_CHUNK_KB`, default 512).
@@ -126,6 +157,36 @@ extension CPUBackend {
     /// Where in its storage a weight view lies: the key of its packed copy.
     private struct PackedWeightKey: Hashable, Sendable {
         let offset: Int, rows: Int, cols: Int, stride: Int
+    }
+
+    /// Stacked parts: each part's storage and place (the parts outlive their packed copy, which is
+    /// kept with the first part's storage).
+    private struct PackedStackKey: Hashable, Sendable {
+        let parts: [PackedWeightKey], storages: [ObjectIdentifier]
+    }
+
+    /// The parts (bf16 [n_i][k], one k) stacked and packed for `omni_gemm_bf16_packed`, made once.
+    private func packedBF16(stacked parts: [Tensor]) -> UnsafePointer<UInt16> {
+        let k = parts[0].shape[1], n = parts.reduce(0) { $0 + $1.shape[0] }
+        let key = PackedStackKey(parts: parts.map { PackedWeightKey(offset: $0.offset, rows: $0.shape[0], cols: k, stride: $0.strides[0]) },
+                                 storages: parts.map { ObjectIdentifier($0.storage) })
+        let storage = parts[0].storage.derived(key) {
+            var rowPointers: [UnsafePointer<UInt16>?] = []
+            rowPointers.reserveCapacity(n)
+            for part in parts {
+                let base = UnsafePointer(UnsafeRawPointer(part.rawPointer).assumingMemoryBound(to: UInt16.self))
+                for r in 0..<part.shape[0] { rowPointers.append(base + r * part.strides[0]) }
+            }
+            let packed = Storage(uninitializedByteCount: omni_gemm_bf16_packed_count(n, k) * 2)
+            let dst = packed.pointer.assumingMemoryBound(to: UInt16.self)
+            rowPointers.withUnsafeBufferPointer { rows in
+                pool.parallelFor((n + 31) / 32, grain: 16) { t in
+                    omni_pack_b_bf16_rows(rows.baseAddress, n, k, t.lowerBound, t.upperBound, dst)
+                }
+            }
+            return packed
+        }
+        return UnsafePointer(storage.pointer.assumingMemoryBound(to: UInt16.self))
     }
 
     /// `w` (bf16 [n][k]) packed for `omni_gemm_bf16_packed`, kept with its storage; made (tiles split
@@ -156,8 +217,10 @@ extension CPUBackend {
     /// AVX512-BF16 against every row of x: from the weight's packed copy (see `bf16PackRowLimit`),
     /// or else each thread packing its tiles as it goes. Both sum every output in the same order,
     /// whatever the number of rows, so a row's result does not depend on the batch it came in.
-    private func bf16GEMM(x: UnsafePointer<Float>, rows: Int, weight w: Tensor, out: UnsafeMutablePointer<Float>) {
-        let n = w.shape[0], k = w.shape[1], kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
+    /// `packed`: the weights' packed copy, if the caller has it; else `weight`'s is looked up or made.
+    private func bf16GEMM(x: UnsafePointer<Float>, rows: Int, n: Int, k: Int, packed given: UnsafePointer<UInt16>?,
+                          weight: Tensor?, out: UnsafeMutablePointer<Float>) {
+        let kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
         let aBuffer = scratchBuffer(bytes: padded * kp * 2)
         defer { withExtendedLifetime(aBuffer) {} }
         let a = aBuffer.pointer.assumingMemoryBound(to: UInt16.self)
@@ -166,7 +229,7 @@ extension CPUBackend {
             omni_pack_a_bf16(x + r.lowerBound * k, k, r.count, k, a + r.lowerBound * kp, kp)
         }
         let tiles = (n + 31) / 32
-        if let packed = packedBF16(w, create: rows <= Self.bf16PackRowLimit) {
+        if let packed = given ?? weight.flatMap({ packedBF16($0, create: rows <= Self.bf16PackRowLimit) }) {
             // Few rows read weights more than they compute: chunks of about `gemvChunkBytes` of
             // them. Many rows: one tile per chunk, so threads finish within a tile of each other.
             let chunks = rows < 32 ? tiles * kp * 64 / Self.gemvChunkBytes : tiles
@@ -175,6 +238,7 @@ extension CPUBackend {
             }
             return
         }
+        guard let w = weight else { preconditionFailure("bf16GEMM without weights") }
         let wp = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self), ldw = w.strides[0]
         let tileScratch = ChunkScratch(pool: buffers, bytes: omni_gemm_bf16_scratch(k) * 2, threads: pool.threads)
         pool.parallelFor(tiles, grain: 1, maxChunks: tiles) { t in
