@@ -54,7 +54,8 @@ extension Bench {
             if let plot {
                 let name = URL(fileURLWithPath: modelDir).lastPathComponent
                 let chart = LineChart(
-                    title: "Batch-1 decode, \(name), \(result.dtype)", xLabel: "threads", yLabel: "tokens per second",
+                    title: "Decode, \(name), \(result.dtype), \(CPUBackend.MatmulPrecision.fromEnvironment == .bfloat16 ? "bf16" : "f32") matmul",
+                    xLabel: "threads", yLabel: "tokens per second",
                     series: [
                         .init(name: "swift-omni decode", points: result.measurements.map { (Double($0.threads), $0.tokensPerSecond) },
                               pointLabels: result.measurements.map { String(format: "%.1f (%.0f%%)", $0.tokensPerSecond, 100 * $0.roofFraction) }),
