@@ -104,7 +104,7 @@ typedef struct {
     uint16_t *xb;        // [m][k] bf16 activations for oneDNN
     float *out;          // [m][n]
     uint16_t *a;         // our packed activations, during one call
-    uint16_t *packed;    // the weights packed once (omni_pack_b_bf16), outside the timing
+    uint16_t *packed;    // the weights packed once (omni_pack_b_bf16_rows), outside the timing
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     dnnl_primitive_t matmul;
@@ -324,7 +324,10 @@ int main(int argc, char **argv) {
         omni_bf16_to_f32(w, wf, sh.n * sh.k); // SGEMM multiplies the same weight values
         p.x = x; p.w = w; p.wf = wf; p.xb = xb;
         p.packed = malloc(omni_gemm_bf16_packed_count(sh.n, sh.k) * sizeof(uint16_t));
-        omni_pack_b_bf16(w, sh.k, sh.n, sh.k, 0, (sh.n + 31) / 32, p.packed);
+        const uint16_t **wrows = malloc(sh.n * sizeof *wrows);
+        for (size_t i = 0; i < sh.n; i++) wrows[i] = w + i * sh.k;
+        omni_pack_b_bf16_rows(wrows, sh.n, sh.k, 0, (sh.n + 31) / 32, p.packed);
+        free(wrows);
 
         p.out = out_mm; // the matmul's dst memory is bound to it
         const char *impl = make_matmul(&p);

@@ -7,7 +7,7 @@
 // to even, rows padded to a multiple of 8 with zeros); weights [N][ldw] bf16 are packed per tile of
 // 32 output columns into pairs along k ([k/2][32][2]), so one 512-bit load gives 16 columns' next
 // two k values and a broadcast of one activation pair feeds them all. A weight multiplied by few
-// rows (decode steps) is packed once and kept (`omni_pack_b_bf16`, `omni_gemm_bf16_packed`); one
+// rows (decode steps) is packed once and kept (`omni_pack_b_bf16_rows`, `omni_gemm_bf16_packed`); one
 // multiplied by many rows can be packed a tile at a time per call (`omni_gemm_bf16`). Both sum
 // each output in the same order, for any number of rows.
 #include "kernels.h"
@@ -165,7 +165,7 @@ static void gemm_bf16_native(const uint16_t *a, size_t rows, size_t kp, size_t k
     }
 }
 
-/// The same products, in the same order, from weights packed once (omni_pack_b_bf16): tile t is
+/// The same products, in the same order, from weights packed once (omni_pack_b_bf16_rows): tile t is
 /// packed + t * pairs * 64, its KC-pair blocks read in place.
 static void gemm_bf16_packed_native(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n,
                                     size_t t0, size_t t1, float *out, size_t ldo) {
@@ -244,30 +244,17 @@ static void pack_b_tile_portable(const uint16_t *const *w, size_t cols, size_t k
         for (size_t e = 0; e < k; e++) dst[(e / 2) * NR * 2 + 2 * c + (e & 1)] = w[c][e];
 }
 
-/// One whole tile (all of k) from its rows, at the running ISA level.
-static void pack_tile(const uint16_t *const *rows, size_t cols, size_t k, uint16_t *tile) {
-#if defined(__x86_64__) && defined(__clang__)
-    if (omni_isa_active() >= OMNI_ISA_AVX512) {
-        pack_b_tile_rows(rows, cols, k, 0, (k + 1) / 2, tile);
-        return;
-    }
-#endif
-    pack_b_tile_portable(rows, cols, k, tile);
-}
-
 void omni_pack_b_bf16_rows(const uint16_t *const *rows, size_t n, size_t k, size_t t0, size_t t1, uint16_t *packed) {
     for (size_t t = t0; t < t1; t++) {
         const size_t c = t * NR, cols = n - c < NR ? n - c : NR;
-        pack_tile(rows + c, cols, k, packed + t * ((k + 1) / 2) * NR * 2);
-    }
-}
-
-void omni_pack_b_bf16(const uint16_t *w, size_t ldw, size_t n, size_t k, size_t t0, size_t t1, uint16_t *packed) {
-    for (size_t t = t0; t < t1; t++) {
-        const uint16_t *rows[NR];
-        const size_t c = t * NR, cols = n - c < NR ? n - c : NR;
-        for (size_t i = 0; i < cols; i++) rows[i] = w + (c + i) * ldw;
-        pack_tile(rows, cols, k, packed + t * ((k + 1) / 2) * NR * 2);
+        uint16_t *tile = packed + t * ((k + 1) / 2) * NR * 2;
+#if defined(__x86_64__) && defined(__clang__)
+        if (omni_isa_active() >= OMNI_ISA_AVX512) {
+            pack_b_tile_rows(rows + c, cols, k, 0, (k + 1) / 2, tile);
+            continue;
+        }
+#endif
+        pack_b_tile_portable(rows + c, cols, k, tile);
     }
 }
 

@@ -64,7 +64,7 @@ import Testing
         }
     }
 
-    /// Weights packed once (`omni_pack_b_bf16`, `omni_gemm_bf16_packed`): against the double
+    /// Weights packed once (`omni_pack_b_bf16_rows`, `omni_gemm_bf16_packed`): against the double
     /// reference (same tolerance), and bit for bit against the per-call packing of `omni_gemm_bf16`
     /// and against each row computed alone: 1, 2, 3, 5 and 8-row groups, a weight stride past k,
     /// odd k, columns not a multiple of 32, k past one 4096-pair block. Both paths, both ISA levels.
@@ -86,8 +86,11 @@ import Testing
             omni_isa_set_thread(level)
             defer { omni_isa_set_thread(-1) }
             var packed = [UInt16](repeating: 0xFFFF, count: omni_gemm_bf16_packed_count(n, k))
-            omni_pack_b_bf16(w, ldw, n, k, 0, 1, &packed)  // in two calls, as threads split it
-            omni_pack_b_bf16(w, ldw, n, k, 1, tiles, &packed)
+            w.withUnsafeBufferPointer { wb in
+                let rows: [UnsafePointer<UInt16>?] = (0..<n).map { wb.baseAddress! + $0 * ldw }
+                omni_pack_b_bf16_rows(rows, n, k, 0, 1, &packed)  // in two calls, as threads split it
+                omni_pack_b_bf16_rows(rows, n, k, 1, tiles, &packed)
+            }
             var out = [Float](repeating: .nan, count: rows * n)
             omni_gemm_bf16_packed(a, rows, kp, packed, n, 0, 1, &out, n)
             omni_gemm_bf16_packed(a, rows, kp, packed, n, 1, tiles, &out, n)

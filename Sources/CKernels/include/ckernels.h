@@ -132,13 +132,11 @@ size_t omni_gemm_bf16_scratch(size_t k);
 /// uint16 values of the weights [n][k] packed once for omni_gemm_bf16_packed: tiles of 32 output
 /// columns (the last zero-padded), each the whole of k in pairs ([ceil(k/2)][32][2]).
 size_t omni_gemm_bf16_packed_count(size_t n, size_t k);
-/// Packs tiles t0..<t1 of w bf16 [n][ldw] (columns 32t..<32t+32) into `packed`.
-void omni_pack_b_bf16(const uint16_t *w, size_t ldw, size_t n, size_t k, size_t t0, size_t t1, uint16_t *packed);
-/// The same from row pointers (rows[i]: weight row i, k values), for weights stacked from parts
-/// without a stacked copy.
+/// Packs tiles t0..<t1 (output columns 32t..<32t+32) of the bf16 weights whose row i (k values) is
+/// at rows[i], i < n: one weight's rows, or the rows of parts stacked without a stacked copy.
 void omni_pack_b_bf16_rows(const uint16_t *const *rows, size_t n, size_t k, size_t t0, size_t t1, uint16_t *packed);
 /// omni_gemm_bf16's products, summed in the same order (so bit for bit the same), for the output
-/// tiles t0..<t1 of weights packed by omni_pack_b_bf16; any number of rows, 1 included.
+/// tiles t0..<t1 of weights packed by omni_pack_b_bf16_rows; any number of rows, 1 included.
 void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n, size_t t0,
                            size_t t1, float *out, size_t ldo);
 

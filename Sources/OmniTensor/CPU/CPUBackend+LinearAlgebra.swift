@@ -128,14 +128,18 @@ extension CPUBackend {
         let out = uninitialized(Array(x.shape.dropLast()) + [n])
         if out.count == 0 { return out }
         let o = out.floatPointer
-        bf16GEMM(x: xs.floatPointer, rows: rows, n: n, k: k, packed: packedBF16(stacked: weights), weight: nil, out: o)
+        bf16GEMM(x: xs.floatPointer, rows: rows, n: n, k: k, packed: packedBF16(weights, create: true), weight: nil, out: o)
         if let bias { addBias(bias, to: o, rows: rows, width: n) }
         return out
     }
 
+    /// In bf16 mode, packs bf16 weights now (as the first product with <= `bf16PackRowLimit` rows
+    /// would); otherwise nothing.
     public func prepareForDecode(stackedLinearWeights weights: [Tensor]) {
-        if multipliesStackedParts(weights) { _ = packedBF16(stacked: weights) }
+        if multipliesStackedParts(weights) { _ = packedBF16(weights, create: true) }
     }
+
+    public func prepareForDecode(linearWeight w: Tensor) { prepareForDecode(stackedLinearWeights: [w]) }
 
     /// Bytes of weights per chunk of a small-batch product (`OMNI_GEMV_CHUNK_KB`, default 512).
     static let gemvChunkBytes = (ProcessInfo.processInfo.environment["OMNI_GEMV_CHUNK_KB"].flatMap(Int.init) ?? 512) << 10
@@ -146,31 +150,20 @@ extension CPUBackend {
     /// are not held twice.
     static let bf16PackRowLimit = ProcessInfo.processInfo.environment["OMNI_BF16_PACK_ROWS"].flatMap(Int.init) ?? 128
 
-    /// In bf16 mode, packs a bf16 weight now (as the first product with <= `bf16PackRowLimit` rows
-    /// would); otherwise nothing.
-    public func prepareForDecode(linearWeight w: Tensor) {
-        guard matmulPrecision == .bfloat16, w.dtype == .bf16, w.rank == 2, w.strides[1] == 1,
-              w.strides[0] >= w.shape[1] else { return }
-        _ = packedBF16(w, create: true)
+    /// Where in its storage a weight view lies.
+    private struct PackedPartKey: Hashable, Sendable {
+        let storage: ObjectIdentifier, offset: Int, rows: Int, cols: Int, stride: Int
     }
 
-    /// Where in its storage a weight view lies: the key of its packed copy.
-    private struct PackedWeightKey: Hashable, Sendable {
-        let offset: Int, rows: Int, cols: Int, stride: Int
-    }
-
-    /// Stacked parts: each part's storage and place (the parts outlive their packed copy, which is
-    /// kept with the first part's storage).
-    private struct PackedStackKey: Hashable, Sendable {
-        let parts: [PackedWeightKey], storages: [ObjectIdentifier]
-    }
-
-    /// The parts (bf16 [n_i][k], one k) stacked and packed for `omni_gemm_bf16_packed`, made once.
-    private func packedBF16(stacked parts: [Tensor]) -> UnsafePointer<UInt16> {
+    /// The weights (bf16 [n_i][k], one k; a single weight is one part) stacked and packed for
+    /// `omni_gemm_bf16_packed`, kept with the first part's storage (the parts outlive it). Made,
+    /// tiles split across threads, only when `create`; else nil unless an earlier call made it.
+    private func packedBF16(_ parts: [Tensor], create: Bool) -> UnsafePointer<UInt16>? {
         let k = parts[0].shape[1], n = parts.reduce(0) { $0 + $1.shape[0] }
-        let key = PackedStackKey(parts: parts.map { PackedWeightKey(offset: $0.offset, rows: $0.shape[0], cols: k, stride: $0.strides[0]) },
-                                 storages: parts.map { ObjectIdentifier($0.storage) })
-        let storage = parts[0].storage.derived(key) {
+        let key = parts.map {
+            PackedPartKey(storage: ObjectIdentifier($0.storage), offset: $0.offset, rows: $0.shape[0], cols: k, stride: $0.strides[0])
+        }
+        let make = { [pool] () -> Storage in
             var rowPointers: [UnsafePointer<UInt16>?] = []
             rowPointers.reserveCapacity(n)
             for part in parts {
@@ -186,28 +179,8 @@ extension CPUBackend {
             }
             return packed
         }
-        return UnsafePointer(storage.pointer.assumingMemoryBound(to: UInt16.self))
-    }
-
-    /// `w` (bf16 [n][k]) packed for `omni_gemm_bf16_packed`, kept with its storage; made (tiles split
-    /// across threads) only when `create`, else nil unless an earlier call made it.
-    private func packedBF16(_ w: Tensor, create: Bool) -> UnsafePointer<UInt16>? {
-        let n = w.shape[0], k = w.shape[1], ldw = w.strides[0]
-        let key = PackedWeightKey(offset: w.offset, rows: n, cols: k, stride: ldw)
-        let storage: Storage
-        if create {
-            storage = w.storage.derived(key) {
-                let packed = Storage(uninitializedByteCount: omni_gemm_bf16_packed_count(n, k) * 2)
-                let dst = packed.pointer.assumingMemoryBound(to: UInt16.self)
-                let src = UnsafeRawPointer(w.rawPointer).assumingMemoryBound(to: UInt16.self)
-                pool.parallelFor((n + 31) / 32, grain: 16) { t in
-                    omni_pack_b_bf16(src, ldw, n, k, t.lowerBound, t.upperBound, dst)
-                }
-                return packed
-            }
-        } else {
-            guard let found = w.storage.existingDerived(key) else { return nil }
-            storage = found
+        guard let storage = create ? parts[0].storage.derived(key, make: make) : parts[0].storage.existingDerived(key) else {
+            return nil
         }
         return UnsafePointer(storage.pointer.assumingMemoryBound(to: UInt16.self))
     }
@@ -229,7 +202,7 @@ extension CPUBackend {
             omni_pack_a_bf16(x + r.lowerBound * k, k, r.count, k, a + r.lowerBound * kp, kp)
         }
         let tiles = (n + 31) / 32
-        if let packed = given ?? weight.flatMap({ packedBF16($0, create: rows <= Self.bf16PackRowLimit) }) {
+        if let packed = given ?? weight.flatMap({ packedBF16([$0], create: rows <= Self.bf16PackRowLimit) }) {
             // Few rows read weights more than they compute: chunks of about `gemvChunkBytes` of
             // them. Many rows: one tile per chunk, so threads finish within a tile of each other.
             let chunks = rows < 32 ? tiles * kp * 64 / Self.gemvChunkBytes : tiles
