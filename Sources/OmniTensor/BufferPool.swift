@@ -59,6 +59,10 @@ final class BufferPool: @unchecked Sendable {
         if !kept { Foundation.free(pointer) }
     }
 
+    /// Counts a buffer its owner allocated past the pool (a zero-filled block too large to keep,
+    /// taken from calloc for its lazily zeroed pages).
+    func noteUnpooled() { lock.withLock { fresh += 1 } }
+
     /// Buffers that were not served from the pool since the process started (a counter, for tests
     /// and diagnostics).
     var freshAllocations: Int { lock.withLock { fresh } }

@@ -31,6 +31,7 @@ public final class Storage: @unchecked Sendable {
             self.pointer = block.pointer
             self.ownership = .pooled(pool, reserved: block.reserved)
         } else {
+            pool?.noteUnpooled()
             guard let raw = calloc(max(byteCount, 64), 1) else {
                 fatalError("out of memory allocating \(byteCount) bytes")
             }
