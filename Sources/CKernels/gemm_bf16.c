@@ -1,7 +1,10 @@
 // GEMM in bf16 precision for the CPU backend's opt-in bf16 matmul mode: activations rounded to
-// bf16 (round to nearest even), bf16 weights read as stored, products summed in f32 by AVX512-BF16
-// (`vdpbf16ps`, two multiply-adds per f32 lane). This is the precision torch's and ggml's bf16
-// matmuls compute at, at twice the f32 FMA rate; the f32 path stays the default (DESIGN.md §8).
+// bf16 (round to nearest even), bf16 weights read as stored, products summed in f32: by
+// AVX512-BF16 where the CPU has it (`vdpbf16ps`, two multiply-adds per f32 lane, twice the f32 FMA
+// rate), else by AVX2 FMAs on values widened to f32 (exact), half the weight bytes of the f32 path.
+// This is the precision torch's and ggml's bf16 matmuls compute at; the f32 path stays the
+// default (DESIGN.md §8). Each level sums every output in one order whatever the number of rows;
+// the AVX2 kernels and the portable C give the same bits, AVX512-BF16 its own.
 //
 // Layouts: activations are packed once per call (`omni_pack_a_bf16`: rows of k values, k padded
 // to even, rows padded to a multiple of 8 with zeros); weights [N][ldw] bf16 are packed per tile of
@@ -11,6 +14,7 @@
 // multiplied by many rows can be packed a tile at a time per call (`omni_gemm_bf16`). Both sum
 // each output in the same order, for any number of rows.
 #include "kernels.h"
+#include <math.h>
 #include <string.h>
 
 void omni_pack_a_bf16(const float *x, size_t ldx, size_t rows, size_t k, uint16_t *packed, size_t kp) {
@@ -27,6 +31,24 @@ void omni_pack_a_bf16(const float *x, size_t ldx, size_t rows, size_t k, uint16_
 /// the DiT's products (the outputs, 53 MB there, went through memory 15 times); whole-k tiles
 /// run at 0.97-1.01x (Benchmarks/onednn, same minutes).
 enum { MR = 8, NR = 32, KC = 4096 };
+
+/// Pairs fast..<j1 of a tile being packed from pair j0 (dst: pair j0's row), element by element:
+/// what the ISA's register transposes leave (a narrow last tile, an odd k's last pair, a last
+/// group of pairs), zero past k and past cols.
+static void pack_b_rest(const uint16_t *const *w, size_t cols, size_t k, size_t j0, size_t fast, size_t j1,
+                        uint16_t *dst) {
+    if (fast == j1) return;
+    memset(dst + (fast - j0) * NR * 2, 0, (j1 - fast) * NR * 2 * sizeof(uint16_t));
+    for (size_t c = 0; c < cols; c++) {
+        const uint16_t *row = w[c];
+        uint16_t *d = dst + (fast - j0) * NR * 2 + 2 * c;
+        for (size_t j = fast; j < j1; j++, d += NR * 2) {
+            size_t kk = 2 * j;
+            d[0] = row[kk];
+            if (kk + 1 < k) d[1] = row[kk + 1];
+        }
+    }
+}
 
 #if defined(__x86_64__) && defined(__clang__)
 #include <immintrin.h>
@@ -76,17 +98,7 @@ static void pack_b_tile_rows(const uint16_t *const *w, size_t cols, size_t k, si
             transpose_pairs_16x16(rows + 16, j, d32 + (j - j0) * NR + 16);
         }
     }
-    if (fast == j1) return;
-    memset(dst + (fast - j0) * NR * 2, 0, (j1 - fast) * NR * 2 * sizeof(uint16_t));
-    for (size_t c = 0; c < cols; c++) {
-        const uint16_t *row = w[c];
-        uint16_t *d = dst + (fast - j0) * NR * 2 + 2 * c;
-        for (size_t j = fast; j < j1; j++, d += NR * 2) {
-            size_t kk = 2 * j;
-            d[0] = row[kk];
-            if (kk + 1 < k) d[1] = row[kk + 1];
-        }
-    }
+    pack_b_rest(w, cols, k, j0, fast, j1, dst);
 }
 
 /// pack_b_tile_rows for columns n0..<n0+cols of w [N][ldw].
@@ -184,34 +196,195 @@ static void gemm_bf16_packed_native(const uint16_t *a, size_t rows, size_t kp, c
 #pragma clang attribute pop
 #endif
 
-int omni_gemm_bf16_native(void) {
+/* AVX2 + FMA (no bf16 dot product instruction): the same packed tiles, each bf16 value widened to
+ * f32 exactly (the even element of a 32-bit pair by a shift, the odd one by a mask), and every
+ * output lane summed in k order with one FMA per element. The activations are widened a chunk of
+ * KA pairs of a strip of rows at a time, into two f32 arrays (even and odd elements) on the stack,
+ * so the inner loop broadcasts them straight from memory. Chunk boundaries (multiples of KA from
+ * each KC block's start) do not depend on the number of rows, and the partial sums between chunks
+ * go through the output exactly, so a row's result is the same whatever rows ran beside it. */
 #if defined(__x86_64__) && defined(__clang__)
-    return omni_cpu_has_avx512bf16() && omni_isa_active() >= OMNI_ISA_AVX512;
-#else
-    return 0;
-#endif
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+
+enum { KA = 512, MR2 = 4 };
+
+/// dst[p * NR + c] = src[c][j + p] for 8 rows c and 8 pairs p (32-bit): unpacks of 32 then 64 bits
+/// within 128-bit lanes, then the lanes exchanged.
+static inline void transpose_pairs_8x8(const uint32_t *const *src, size_t j, uint32_t *dst) {
+    __m256i r[8], t[8], u[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_si256((const __m256i *)(const void *)(src[i] + j));
+    for (int i = 0; i < 8; i += 2) {
+        t[i] = _mm256_unpacklo_epi32(r[i], r[i + 1]);
+        t[i + 1] = _mm256_unpackhi_epi32(r[i], r[i + 1]);
+    }
+    for (int g = 0; g < 8; g += 4) { // u[g + p]: rows g..g+3 of pairs p (low lane) and 4 + p (high lane)
+        u[g] = _mm256_unpacklo_epi64(t[g], t[g + 2]);
+        u[g + 1] = _mm256_unpackhi_epi64(t[g], t[g + 2]);
+        u[g + 2] = _mm256_unpacklo_epi64(t[g + 1], t[g + 3]);
+        u[g + 3] = _mm256_unpackhi_epi64(t[g + 1], t[g + 3]);
+    }
+    for (int p = 0; p < 4; p++) {
+        _mm256_storeu_si256((__m256i *)(void *)(dst + (size_t)p * NR), _mm256_permute2x128_si256(u[p], u[4 + p], 0x20));
+        _mm256_storeu_si256((__m256i *)(void *)(dst + (size_t)(4 + p) * NR), _mm256_permute2x128_si256(u[p], u[4 + p], 0x31));
+    }
 }
 
-/// The same sums without AVX512-BF16: every bf16 value widened to f32 (exact), products and sums in
-/// f32 pair by pair, as vdpbf16ps orders them.
+/// pack_b_tile_rows with AVX2: whole tiles of whole pairs 8 x 8 at a time through registers.
+static void pack_b_tile_avx2(const uint16_t *const *w, size_t cols, size_t k, size_t j0, size_t j1, uint16_t *dst) {
+    const size_t whole = k / 2 < j1 ? k / 2 : j1;
+    size_t fast = j0;
+    if (cols == NR && whole > j0) {
+        fast = j0 + (whole - j0) / 8 * 8;
+        const uint32_t *rows[NR];
+        for (size_t c = 0; c < NR; c++) rows[c] = (const uint32_t *)(const void *)w[c];
+        uint32_t *d32 = (uint32_t *)(void *)dst;
+        for (size_t j = j0; j < fast; j += 8)
+            for (size_t g = 0; g < NR; g += 8) transpose_pairs_8x8(rows + g, j, d32 + (j - j0) * NR + g);
+    }
+    pack_b_rest(w, cols, k, j0, fast, j1, dst);
+}
+
+/// xe[j], xo[j]: the even and odd element of pair j of `a` (n pairs), widened to f32.
+static inline void widen_pairs_avx2(const uint32_t *a, size_t n, float *xe, float *xo) {
+    const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);
+    size_t j = 0;
+    for (; j + 8 <= n; j += 8) {
+        __m256i v = _mm256_loadu_si256((const __m256i *)(const void *)(a + j));
+        _mm256_storeu_ps(xe + j, _mm256_castsi256_ps(_mm256_slli_epi32(v, 16)));
+        _mm256_storeu_ps(xo + j, _mm256_castsi256_ps(_mm256_and_si256(v, hi)));
+    }
+    for (; j < n; j++) {
+        const uint32_t e = a[j] << 16, o = a[j] & 0xFFFF0000u;
+        memcpy(xe + j, &e, 4);
+        memcpy(xo + j, &o, 4);
+    }
+}
+
+/// out[r][0..<8V] (+)= sum over pairs j of xe[r][j] * w_even[j] + xo[r][j] * w_odd[j], for R rows
+/// (widened rows ldx apart) and V vectors of 8 columns of a packed tile (`b`: this column group's
+/// first pair; pairs NR * 2 values apart). Full width only; the caller stages a narrow tile.
+#define AVX2_KERNEL(R, V)                                                                              \
+    static void avx2_kernel_##R##x##V(const float *xe, const float *xo, size_t ldx, size_t pairs,       \
+                                      const uint16_t *b, float *out, size_t ldo, size_t rows,          \
+                                      int accumulate) {                                                \
+        const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);                                        \
+        __m256 c[R][V];                                                                                \
+        for (size_t r = 0; r < R; r++)                                                                 \
+            for (size_t v = 0; v < V; v++)                                                             \
+                c[r][v] = accumulate && r < rows ? _mm256_loadu_ps(out + r * ldo + 8 * v) : _mm256_setzero_ps(); \
+        for (size_t j = 0; j < pairs; j++) {                                                           \
+            const __m256i *bj = (const __m256i *)(const void *)(b + j * NR * 2);                       \
+            __m256 w[V];                                                                               \
+            for (size_t v = 0; v < V; v++) w[v] = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_loadu_si256(bj + v), 16)); \
+            for (size_t r = 0; r < R; r++) {                                                           \
+                const __m256 x = _mm256_broadcast_ss(xe + r * ldx + j);                                \
+                for (size_t v = 0; v < V; v++) c[r][v] = _mm256_fmadd_ps(x, w[v], c[r][v]);            \
+            }                                                                                          \
+            for (size_t v = 0; v < V; v++) w[v] = _mm256_castsi256_ps(_mm256_and_si256(_mm256_loadu_si256(bj + v), hi)); \
+            for (size_t r = 0; r < R; r++) {                                                           \
+                const __m256 x = _mm256_broadcast_ss(xo + r * ldx + j);                                \
+                for (size_t v = 0; v < V; v++) c[r][v] = _mm256_fmadd_ps(x, w[v], c[r][v]);            \
+            }                                                                                          \
+        }                                                                                              \
+        for (size_t r = 0; r < rows; r++)                                                              \
+            for (size_t v = 0; v < V; v++) _mm256_storeu_ps(out + r * ldo + 8 * v, c[r][v]);           \
+    }
+AVX2_KERNEL(4, 2)
+AVX2_KERNEL(2, 4)
+AVX2_KERNEL(1, 4)
+#undef AVX2_KERNEL
+
+/// One KC-pair block (j0..<j1) of one packed tile (`block`) run down every row of `a32`: strips of
+/// up to MR2 rows, each widened KA pairs at a time. 3-4 rows take the 4-row kernel on each half of
+/// the tile, 2 rows and 1 row the whole tile; a narrow last tile goes through a 32-column buffer.
+static void run_block_avx2(const uint32_t *a32, size_t rows, size_t lda, size_t j0, size_t j1,
+                           const uint16_t *block, float *out, size_t ldo, size_t cols) {
+    float xe[MR2 * KA], xo[MR2 * KA], staged[MR2 * NR];
+    for (size_t m = 0; m < rows; m += MR2) {
+        const size_t r = rows - m < MR2 ? rows - m : MR2, strip = r > 2 ? 4 : r;
+        float *o = out + m * ldo;
+        size_t ld = ldo;
+        if (cols < NR) { // the packed tile is zero past cols: run it whole, keep what exists
+            if (j0 > 0)
+                for (size_t i = 0; i < r; i++) memcpy(staged + i * NR, o + i * ldo, cols * sizeof(float));
+            o = staged;
+            ld = NR;
+        }
+        for (size_t c0 = j0; c0 < j1; c0 += KA) {
+            const size_t n = j1 - c0 < KA ? j1 - c0 : KA;
+            for (size_t i = 0; i < strip; i++) // rows past `rows` are zero in the packed activations
+                widen_pairs_avx2(a32 + (m + i) * lda + c0, n, xe + i * KA, xo + i * KA);
+            const uint16_t *b = block + (c0 - j0) * NR * 2;
+            const int acc = c0 > 0;
+            if (strip == 4) {
+                avx2_kernel_4x2(xe, xo, KA, n, b, o, ld, r, acc);
+                avx2_kernel_4x2(xe, xo, KA, n, b + NR, o + 16, ld, r, acc); // 16 columns on
+            } else if (strip == 2) {
+                avx2_kernel_2x4(xe, xo, KA, n, b, o, ld, r, acc);
+            } else {
+                avx2_kernel_1x4(xe, xo, KA, n, b, o, ld, r, acc);
+            }
+        }
+        if (cols < NR)
+            for (size_t i = 0; i < r; i++) memcpy(out + (m + i) * ldo, staged + i * NR, cols * sizeof(float));
+    }
+}
+
+static void gemm_bf16_avx2(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
+                           size_t n0, size_t n1, float *out, size_t ldo, uint16_t *scratch) {
+    const size_t pairs = kp / 2;
+    const uint32_t *a32 = (const uint32_t *)(const void *)a;
+    for (size_t n = n0; n < n1; n += NR) {
+        const size_t cols = n1 - n < NR ? n1 - n : NR;
+        const uint16_t *rowp[NR];
+        for (size_t c = 0; c < cols; c++) rowp[c] = w + (n + c) * ldw;
+        for (size_t j0 = 0; j0 < pairs; j0 += KC) {
+            const size_t j1 = pairs - j0 < KC ? pairs : j0 + KC;
+            pack_b_tile_avx2(rowp, cols, k, j0, j1, scratch);
+            run_block_avx2(a32, rows, pairs, j0, j1, scratch, out + n, ldo, cols);
+        }
+    }
+}
+
+static void gemm_bf16_packed_avx2(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n,
+                                  size_t t0, size_t t1, float *out, size_t ldo) {
+    const size_t pairs = kp / 2;
+    const uint32_t *a32 = (const uint32_t *)(const void *)a;
+    for (size_t t = t0; t < t1; t++) {
+        const size_t c = t * NR, cols = n - c < NR ? n - c : NR;
+        const uint16_t *tile = packed + t * pairs * NR * 2;
+        for (size_t j0 = 0; j0 < pairs; j0 += KC) {
+            const size_t j1 = pairs - j0 < KC ? pairs : j0 + KC;
+            run_block_avx2(a32, rows, pairs, j0, j1, tile + j0 * NR * 2, out + c, ldo, cols);
+        }
+    }
+}
+
+#pragma clang attribute pop
+#endif
+
+/// Which kernels run at the calling thread's ISA level: 2 AVX512-BF16, 1 AVX2 + FMA, 0 portable C.
+int omni_gemm_bf16_native(void) {
+#if defined(__x86_64__) && defined(__clang__)
+    const int isa = omni_isa_active();
+    if (isa >= OMNI_ISA_AVX512 && omni_cpu_has_avx512bf16()) return 2;
+    if (isa >= OMNI_ISA_AVX2) return 1;
+#endif
+    return 0;
+}
+
+static inline float bf16_at(const uint16_t *p) { return omni_bf16_bits_to_f32(*p); }
+
+/// The AVX2 kernels' sums in C (bit for bit the same): every bf16 value widened to f32 (exact),
+/// one fused multiply-add per element in k order.
 static void gemm_bf16_portable(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
                                size_t n0, size_t n1, float *out, size_t ldo) {
-    (void)kp;
     for (size_t m = 0; m < rows; m++) {
+        const uint16_t *x = a + m * kp;
         for (size_t n = n0; n < n1; n++) {
-            const uint16_t *x = a + m * kp, *y = w + n * ldw;
+            const uint16_t *y = w + n * ldw;
             float sum = 0;
-            for (size_t kk = 0; kk < k; kk += 2) {
-                float p = 0;
-                for (size_t e = kk; e < kk + 2 && e < k; e++) {
-                    uint32_t xb = (uint32_t)x[e] << 16, yb = (uint32_t)y[e] << 16;
-                    float xf, yf;
-                    memcpy(&xf, &xb, 4);
-                    memcpy(&yf, &yb, 4);
-                    p += xf * yf;
-                }
-                sum += p;
-            }
+            for (size_t e = 0; e < kp; e++) sum = fmaf(bf16_at(x + e), e < k ? bf16_at(y + e) : 0.0f, sum);
             out[m * ldo + n] = sum;
         }
     }
@@ -225,9 +398,10 @@ size_t omni_gemm_bf16_scratch(size_t k) {
 void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const uint16_t *w, size_t ldw,
                     size_t n0, size_t n1, float *out, size_t ldo, uint16_t *scratch) {
 #if defined(__x86_64__) && defined(__clang__)
-    if (omni_gemm_bf16_native()) {
-        gemm_bf16_native(a, rows, kp, k, w, ldw, n0, n1, out, ldo, scratch);
-        return;
+    switch (omni_gemm_bf16_native()) {
+    case 2: gemm_bf16_native(a, rows, kp, k, w, ldw, n0, n1, out, ldo, scratch); return;
+    case 1: gemm_bf16_avx2(a, rows, kp, k, w, ldw, n0, n1, out, ldo, scratch); return;
+    default: break;
     }
 #endif
     (void)scratch;
@@ -236,25 +410,25 @@ void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const u
 
 size_t omni_gemm_bf16_packed_count(size_t n, size_t k) { return (n + NR - 1) / NR * ((k + 1) / 2) * NR * 2; }
 
-/// Element by element, for machines without AVX-512: the layout pack_b_tile_rows writes.
-static void pack_b_tile_portable(const uint16_t *const *w, size_t cols, size_t k, uint16_t *dst) {
-    const size_t pairs = (k + 1) / 2;
-    memset(dst, 0, pairs * NR * 2 * sizeof(uint16_t));
-    for (size_t c = 0; c < cols; c++)
-        for (size_t e = 0; e < k; e++) dst[(e / 2) * NR * 2 + 2 * c + (e & 1)] = w[c][e];
-}
-
 void omni_pack_b_bf16_rows(const uint16_t *const *rows, size_t n, size_t k, size_t t0, size_t t1, uint16_t *packed) {
+    const size_t pairs = (k + 1) / 2;
+#if defined(__x86_64__) && defined(__clang__)
+    const int isa = omni_isa_active();
+#endif
     for (size_t t = t0; t < t1; t++) {
         const size_t c = t * NR, cols = n - c < NR ? n - c : NR;
-        uint16_t *tile = packed + t * ((k + 1) / 2) * NR * 2;
+        uint16_t *tile = packed + t * pairs * NR * 2;
 #if defined(__x86_64__) && defined(__clang__)
-        if (omni_isa_active() >= OMNI_ISA_AVX512) {
-            pack_b_tile_rows(rows + c, cols, k, 0, (k + 1) / 2, tile);
+        if (isa >= OMNI_ISA_AVX512) {
+            pack_b_tile_rows(rows + c, cols, k, 0, pairs, tile);
+            continue;
+        }
+        if (isa >= OMNI_ISA_AVX2) {
+            pack_b_tile_avx2(rows + c, cols, k, 0, pairs, tile);
             continue;
         }
 #endif
-        pack_b_tile_portable(rows + c, cols, k, tile);
+        pack_b_rest(rows + c, cols, k, 0, 0, pairs, tile);
     }
 }
 
@@ -269,17 +443,7 @@ static void gemm_bf16_packed_portable(const uint16_t *a, size_t rows, size_t kp,
             const uint16_t *x = a + m * kp;
             for (size_t c = 0; c < cols; c++) {
                 float sum = 0;
-                for (size_t j = 0; j < pairs; j++) {
-                    float p = 0;
-                    for (size_t e = 0; e < 2; e++) {
-                        uint32_t xb = (uint32_t)x[2 * j + e] << 16, yb = (uint32_t)tile[j * NR * 2 + 2 * c + e] << 16;
-                        float xf, yf;
-                        memcpy(&xf, &xb, 4);
-                        memcpy(&yf, &yb, 4);
-                        p += xf * yf;
-                    }
-                    sum += p;
-                }
+                for (size_t e = 0; e < kp; e++) sum = fmaf(bf16_at(x + e), bf16_at(tile + (e / 2) * NR * 2 + 2 * c + (e & 1)), sum);
                 out[m * ldo + c0 + c] = sum;
             }
         }
@@ -289,9 +453,10 @@ static void gemm_bf16_packed_portable(const uint16_t *a, size_t rows, size_t kp,
 void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n, size_t t0,
                            size_t t1, float *out, size_t ldo) {
 #if defined(__x86_64__) && defined(__clang__)
-    if (omni_gemm_bf16_native()) {
-        gemm_bf16_packed_native(a, rows, kp, packed, n, t0, t1, out, ldo);
-        return;
+    switch (omni_gemm_bf16_native()) {
+    case 2: gemm_bf16_packed_native(a, rows, kp, packed, n, t0, t1, out, ldo); return;
+    case 1: gemm_bf16_packed_avx2(a, rows, kp, packed, n, t0, t1, out, ldo); return;
+    default: break;
     }
 #endif
     gemm_bf16_packed_portable(a, rows, kp, packed, n, t0, t1, out, ldo);

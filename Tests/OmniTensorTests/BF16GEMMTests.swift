@@ -7,11 +7,16 @@ import Testing
 /// weights, sums in f32. Reference: the same bf16 values multiplied and summed in double. Tolerance:
 /// |error| <= 1e-4 * sum |a_k w_k| per output (f32 summation of k terms is off by at most k * 2^-24
 /// of that sum, 6e-5 at k = 1000; random-sign products stay near sqrt(k) * 2^-24, 5e-6 at k = 8203);
-/// measured errors are printed. Both the AVX512-BF16 kernel (where the CPU has
-/// it) and the portable loop (the calling thread set below AVX-512) are checked, across tile and
-/// strip edges (rows not a multiple of 8, columns not a multiple of 32, odd k, k past one packed
-/// block of 4096 pairs).
+/// measured errors are printed. Every level the CPU has is checked (the calling thread set to it):
+/// the AVX512-BF16 kernels, the AVX2 kernels and the portable loop, across tile and strip edges
+/// (rows not a multiple of 8 or 4, columns not a multiple of 32, odd k, k past one widened chunk of
+/// 512 pairs and past one packed block of 4096 pairs).
 @Suite struct BF16GEMMTests {
+    /// Every ISA level this CPU runs, highest first.
+    private let levels: [Int32] = Array((0...omni_isa_detected()).reversed())
+    /// The bf16 kernels at the calling thread's level.
+    private var path: String { ["portable", "avx2", "avx512bf16"][Int(omni_gemm_bf16_native())] }
+
     /// bf16 round-to-nearest-even of f32, as f32.
     private func rounded(_ x: [Float]) -> [Float] {
         var bits = [UInt16](repeating: 0, count: x.count)
@@ -48,7 +53,6 @@ import Testing
         var packed = [UInt16](repeating: 0, count: padded * kp)
         omni_pack_a_bf16(x, k, rows, k, &packed, kp)
         var scratch = [UInt16](repeating: 0, count: omni_gemm_bf16_scratch(k))
-        let levels: [Int32] = omni_gemm_bf16_native() != 0 ? [omni_isa_detected(), 1] : [omni_isa_active()]
         for level in levels {
             omni_isa_set_thread(level)
             defer { omni_isa_set_thread(-1) }
@@ -58,7 +62,6 @@ import Testing
             omni_gemm_bf16(packed, rows, kp, k, w, k, 0, split, &out, n, &scratch)
             omni_gemm_bf16(packed, rows, kp, k, w, k, split, n, &out, n, &scratch)
             let error = worstError(rows: rows, n: n, k: k, out: out, a: rounded(x), w: wf)
-            let path = omni_gemm_bf16_native() != 0 ? "avx512bf16" : "portable"
             #expect(error <= 1e-4, "\(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| > 1e-4")
             print("bf16 GEMM \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| (<= 1e-4)")
         }
@@ -67,8 +70,9 @@ import Testing
     /// Weights packed once (`omni_pack_b_bf16_rows`, `omni_gemm_bf16_packed`): against the double
     /// reference (same tolerance), and bit for bit against the per-call packing of `omni_gemm_bf16`
     /// and against each row computed alone: 1, 2, 3, 5 and 8-row groups, a weight stride past k,
-    /// odd k, columns not a multiple of 32, k past one 4096-pair block. Both paths, both ISA levels.
-    @Test(arguments: [(1, 5, 8), (2, 40, 33), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 46), (9, 40, 8203)])
+    /// odd k, columns not a multiple of 32, k past one 4096-pair block. Both paths, every ISA level;
+    /// the AVX2 kernels and the portable loop bit for bit.
+    @Test(arguments: [(1, 5, 8), (2, 40, 33), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 46), (6, 64, 2050), (9, 40, 8203)])
     func packedWeightsMatchReferenceAndPerCallPacking(shape: (Int, Int, Int)) {
         let (rows, n, k) = shape
         var rng = SeededRandom(seed: UInt64(rows * 7919 + n * 31 + k))
@@ -81,7 +85,7 @@ import Testing
         omni_pack_a_bf16(x, k, rows, k, &a, kp)
         let tiles = (n + 31) / 32
         let dense = Array((0..<n).flatMap { j in wf[(j * ldw)..<(j * ldw + k)] })
-        let levels: [Int32] = omni_gemm_bf16_native() != 0 ? [omni_isa_detected(), 1] : [omni_isa_active()]
+        var byPath: [String: [UInt32]] = [:]
         for level in levels {
             omni_isa_set_thread(level)
             defer { omni_isa_set_thread(-1) }
@@ -94,7 +98,6 @@ import Testing
             var out = [Float](repeating: .nan, count: rows * n)
             omni_gemm_bf16_packed(a, rows, kp, packed, n, 0, 1, &out, n)
             omni_gemm_bf16_packed(a, rows, kp, packed, n, 1, tiles, &out, n)
-            let path = omni_gemm_bf16_native() != 0 ? "avx512bf16" : "portable"
             let error = worstError(rows: rows, n: n, k: k, out: out, a: rounded(x), w: dense)
             #expect(error <= 1e-4, "packed \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| > 1e-4")
             print("bf16 GEMM, packed weights, \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| (<= 1e-4)")
@@ -103,6 +106,7 @@ import Testing
             var scratch = [UInt16](repeating: 0, count: omni_gemm_bf16_scratch(k))
             omni_gemm_bf16(a, rows, kp, k, w, ldw, 0, n, &perCall, n, &scratch)
             #expect(perCall.map(\.bitPattern) == out.map(\.bitPattern), "\(rows)x\(n)x\(k) \(path): packed once != per call")
+            byPath[path] = out.map(\.bitPattern)
             for r in [0, rows / 2, rows - 1] {
                 var alone = [UInt16](repeating: 0, count: 8 * kp)
                 omni_pack_a_bf16(Array(x[(r * k)..<(r * k + k)]), k, 1, k, &alone, kp)
@@ -111,6 +115,10 @@ import Testing
                 #expect(row.map(\.bitPattern) == out[(r * n)..<(r * n + n)].map(\.bitPattern),
                         "\(rows)x\(n)x\(k) \(path): row \(r) alone differs from it among \(rows)")
             }
+        }
+        // The AVX2 kernels sum as the portable loop does (one FMA per element in k order).
+        if let avx2 = byPath["avx2"], let portable = byPath["portable"] {
+            #expect(avx2 == portable, "\(rows)x\(n)x\(k): AVX2 != portable")
         }
     }
 

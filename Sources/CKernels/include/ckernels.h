@@ -118,7 +118,8 @@ void omni_paged_attention_bf16(size_t rows, const float *const *q, float *const 
 size_t omni_paged_attention_bf16_scratch(size_t max_visible, size_t head_dim, size_t value_dim);
 
 // ---- bf16-precision GEMM: the backend's opt-in bf16 matmul mode (gemm_bf16.c says what it computes) ----
-/// Whether AVX512-BF16 runs it here (else a slow portable loop computes the same sums).
+/// Which kernels run it at the calling thread's ISA level: 2 AVX512-BF16, 1 AVX2 + FMA (values
+/// widened to f32), 0 a slow portable loop with the AVX2 kernels' sums.
 int omni_gemm_bf16_native(void);
 /// Activations f32 [rows][ldx] (k used) -> bf16 [rows][kp], kp = k rounded up to even, zero-padded.
 /// The buffer must hold rows rounded up to a multiple of 8, the extra rows zero.

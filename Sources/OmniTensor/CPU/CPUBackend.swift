@@ -18,8 +18,7 @@ public final class CPUBackend: Backend {
     public var freshBufferAllocations: Int { buffers.freshAllocations }
     /// Most bytes a convolution's im2col buffer may take; larger outputs are done in bands of rows.
     public let convolutionScratchBytes: Int
-    /// What GEMMs over bf16 weights (prefill, DiT, batched decode) compute in; products of fewer
-    /// than 4 rows (batch-1 decode) always read bf16 weights against f32 activations.
+    /// What products over bf16 weights (decode, prefill, the DiT) compute in.
     public let matmulPrecision: MatmulPrecision
 
     /// The precision of GEMMs over bf16 weights.
@@ -27,8 +26,9 @@ public final class CPUBackend: Backend {
         /// f32 activations and sums (the default: results match the f32 reference over the stored
         /// bf16 weights, DESIGN.md §8).
         case float32
-        /// Activations rounded to bf16, sums in f32, by AVX512-BF16 where the CPU has it: torch's
-        /// and ggml's bf16 matmul precision (about 3 significant digits), at twice the f32 rate.
+        /// Activations rounded to bf16, sums in f32: torch's and ggml's bf16 matmul precision
+        /// (about 3 significant digits). By AVX512-BF16 where the CPU has it, at twice the f32
+        /// rate; else by AVX2 FMAs on values widened to f32. Batch-invariant on each.
         case bfloat16
 
         /// `OMNI_MATMUL_PRECISION` (float32 or bfloat16), else float32.
