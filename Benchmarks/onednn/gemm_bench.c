@@ -288,10 +288,10 @@ int main(int argc, char **argv) {
     openblas_set_num_threads(THREADS);
     const dnnl_version_t *v = dnnl_version();
     printf("oneDNN %d.%d.%d (cpu runtime %s, %d OpenMP threads); OpenBLAS %s (%d threads); "
-           "our kernel native AVX512-BF16: %s\n",
+           "our kernels: %s\n",
            v->major, v->minor, v->patch, v->cpu_runtime == DNNL_RUNTIME_OMP ? "OpenMP" : "other",
            omp_get_max_threads(), openblas_get_config(), openblas_get_num_threads(),
-           omni_gemm_bf16_native() ? "yes" : "NO");
+           (const char *[]){"portable C", "AVX2 + FMA", "AVX512-BF16"}[omni_gemm_bf16_native()]);
     printf("GFLOP/s, best of %d rounds after a warm-up round; 2 threads each.\n"
            "ours = engine path (weights packed once for M <= %d), tiled = weights packed per call at any M;\n"
            "dnnl-gemm = dnnl_gemm_bf16bf16f32 on [N][K] weights as stored; dnnl-matmul = matmul "

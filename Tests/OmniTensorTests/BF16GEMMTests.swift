@@ -122,6 +122,54 @@ import Testing
         }
     }
 
+    /// f32 activations against bf16 weights (the default precision): `omni_gemm_f32_bf16w` and its
+    /// packed form against the double reference on the unrounded activations (same tolerance), bit
+    /// for bit against each other and row by row, at every level; AVX2 and portable bit for bit.
+    @Test(arguments: [(1, 5, 7), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 47), (6, 64, 2051), (9, 40, 8203)])
+    func f32ActivationsMatchReferenceAndAreBatchInvariant(shape: (Int, Int, Int)) {
+        let (rows, n, k) = shape
+        var rng = SeededRandom(seed: UInt64(rows * 131 + n * 17 + k))
+        let ldx = k + 3, ldw = k + 5
+        let x = rng.normal(rows * ldx), wf = rounded(rng.normal(n * ldw, scale: 0.1))
+        var w = [UInt16](repeating: 0, count: n * ldw)
+        omni_f32_to_bf16(wf, &w, n * ldw)
+        let tiles = (n + 31) / 32
+        let dense = Array((0..<n).flatMap { j in wf[(j * ldw)..<(j * ldw + k)] })
+        let xd = Array((0..<rows).flatMap { r in x[(r * ldx)..<(r * ldx + k)] })
+        var byPath: [String: [UInt32]] = [:]
+        for level in levels {
+            omni_isa_set_thread(level)
+            defer { omni_isa_set_thread(-1) }
+            let path = omni_isa_active() >= 1 ? "avx2" : "portable"
+            var packed = [UInt16](repeating: 0xFFFF, count: omni_gemm_bf16_packed_count(n, k))
+            w.withUnsafeBufferPointer { wb in
+                let rowPointers: [UnsafePointer<UInt16>?] = (0..<n).map { wb.baseAddress! + $0 * ldw }
+                omni_pack_b_bf16_rows(rowPointers, n, k, 0, tiles, &packed)
+            }
+            var out = [Float](repeating: .nan, count: rows * n)
+            omni_gemm_f32_bf16w_packed(x, ldx, rows, k, packed, n, 0, 1, &out, n)
+            omni_gemm_f32_bf16w_packed(x, ldx, rows, k, packed, n, 1, tiles, &out, n)
+            let error = worstError(rows: rows, n: n, k: k, out: out, a: xd, w: dense)
+            #expect(error <= 1e-4, "f32 x bf16 \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| > 1e-4")
+            print("GEMM f32 activations x bf16 weights \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| (<= 1e-4)")
+            var perCall = [Float](repeating: .nan, count: rows * n)
+            var scratch = [UInt16](repeating: 0, count: omni_gemm_bf16_scratch(k))
+            omni_gemm_f32_bf16w(x, ldx, rows, k, w, ldw, 0, min(n, 32), &perCall, n, &scratch)
+            omni_gemm_f32_bf16w(x, ldx, rows, k, w, ldw, min(n, 32), n, &perCall, n, &scratch)
+            #expect(perCall.map(\.bitPattern) == out.map(\.bitPattern), "\(rows)x\(n)x\(k) \(path): packed once != per call")
+            for r in Set([0, rows / 2, rows - 1]) {
+                var row = [Float](repeating: .nan, count: n)
+                omni_gemm_f32_bf16w_packed(Array(x[(r * ldx)..<(r * ldx + k)]), k, 1, k, packed, n, 0, tiles, &row, n)
+                #expect(row.map(\.bitPattern) == out[(r * n)..<(r * n + n)].map(\.bitPattern),
+                        "\(rows)x\(n)x\(k) \(path): row \(r) alone differs from it among \(rows)")
+            }
+            byPath[path] = out.map(\.bitPattern)
+        }
+        if let avx2 = byPath["avx2"], let portable = byPath["portable"] {
+            #expect(avx2 == portable, "\(rows)x\(n)x\(k): AVX2 != portable")
+        }
+    }
+
     /// Through the backend: linear over bf16 weights in bf16 mode against the f32 mode, beyond the
     /// small-batch limit (rows > 48), threaded, with a bias.
     @Test func linearInBF16ModeAgreesWithF32Mode() {
@@ -146,21 +194,23 @@ import Testing
     }
 }
 
-/// bf16 mode through the backend: a row's result does not depend on how many rows it came with,
+/// Products with bf16 weights through the backend, in both precisions: a row's result does not
+/// depend on how many rows it came with,
 /// whether the weight's packed copy is made for the call (<= 128 rows), used after it was made, or
 /// not there (many rows, packed per call by a second backend that never saw few rows).
 @Suite struct BF16BatchInvarianceTests {
-    @Test func linearRowsAreBatchInvariant() {
+    @Test(arguments: CPUBackend.MatmulPrecision.allCases)
+    func linearRowsAreBatchInvariant(precision: CPUBackend.MatmulPrecision) {
         var rng = SeededRandom(seed: 4242)
-        let n = 70, k = 96, rows = 200
-        let fresh = { CPUBackend(threads: 2, matmulPrecision: .bfloat16) }
+        let n = 70, k = 97, rows = 200
+        let fresh = { CPUBackend(threads: 2, matmulPrecision: precision) }
         let w = fresh().cast(Tensor(rng.normal(n * k, scale: 0.1), shape: [n, k]), to: .bf16)
         let x = rng.normal(rows * k)
         let manyFirst = fresh().linear(Tensor(x, shape: [rows, k]), weight: w, bias: nil).toFloats()
         let bf = fresh()
-        for count in [1, 3, 8, 64, 129, 200] {
+        for count in [1, 3, 5, 8, 47, 49, 64, 129, 200] {
             let part = bf.linear(Tensor(Array(x[0..<(count * k)]), shape: [count, k]), weight: w, bias: nil).toFloats()
-            #expect(part.map(\.bitPattern) == manyFirst[0..<(count * n)].map(\.bitPattern), "first \(count) rows differ")
+            #expect(part.map(\.bitPattern) == manyFirst[0..<(count * n)].map(\.bitPattern), "\(precision): first \(count) rows differ")
         }
     }
 
@@ -170,17 +220,19 @@ import Testing
     @Test func stackedPartsEqualTheStackedWeight() {
         var rng = SeededRandom(seed: 77)
         let k = 96
-        let bf = CPUBackend(threads: 2, matmulPrecision: .bfloat16)
-        let parts = [40, 7, 25].map { bf.cast(Tensor(rng.normal($0 * k, scale: 0.1), shape: [$0, k]), to: .bf16) }
-        let bias = Tensor(rng.normal(72), shape: [72])
-        #expect(bf.multipliesStackedParts(parts))
-        #expect(!CPUBackend(threads: 2, matmulPrecision: .float32).multipliesStackedParts(parts))
-        let stacked = bf.concat(parts, dim: 0)
-        for rows in [1, 5, 200] {
-            let x = Tensor(rng.normal(rows * k), shape: [rows, k])
-            let fromParts = bf.linear(x, stacked: parts, bias: bias).toFloats()
-            let fromStacked = bf.linear(x, weight: stacked, bias: bias).toFloats()
-            #expect(fromParts.map(\.bitPattern) == fromStacked.map(\.bitPattern), "\(rows) rows: parts != stacked")
+        for precision in CPUBackend.MatmulPrecision.allCases {
+            let bf = CPUBackend(threads: 2, matmulPrecision: precision)
+            let parts = [40, 7, 25].map { bf.cast(Tensor(rng.normal($0 * k, scale: 0.1), shape: [$0, k]), to: .bf16) }
+            let bias = Tensor(rng.normal(72), shape: [72])
+            #expect(bf.multipliesStackedParts(parts))
+            #expect(!bf.multipliesStackedParts([Tensor(rng.normal(8 * k), shape: [8, k])]), "f32 weights are stacked")
+            let stacked = bf.concat(parts, dim: 0)
+            for rows in [1, 5, 200] {
+                let x = Tensor(rng.normal(rows * k), shape: [rows, k])
+                let fromParts = bf.linear(x, stacked: parts, bias: bias).toFloats()
+                let fromStacked = bf.linear(x, weight: stacked, bias: bias).toFloats()
+                #expect(fromParts.map(\.bitPattern) == fromStacked.map(\.bitPattern), "\(precision), \(rows) rows: parts != stacked")
+            }
         }
     }
 

@@ -140,6 +140,14 @@ void omni_pack_b_bf16_rows(const uint16_t *const *rows, size_t n, size_t k, size
 /// tiles t0..<t1 of weights packed by omni_pack_b_bf16_rows; any number of rows, 1 included.
 void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n, size_t t0,
                            size_t t1, float *out, size_t ldo);
+/// The same two products with f32 activations as they are (the default precision over bf16 weights):
+/// x [rows][ldx], k values a row. Every output is summed in k order, one FMA per element, whatever
+/// the number of rows and whichever of the two is called: AVX2 wherever the CPU has it (AVX-512
+/// machines included), else portable C with the same sums.
+void omni_gemm_f32_bf16w(const float *x, size_t ldx, size_t rows, size_t k, const uint16_t *w, size_t ldw, size_t n0,
+                         size_t n1, float *out, size_t ldo, uint16_t *scratch);
+void omni_gemm_f32_bf16w_packed(const float *x, size_t ldx, size_t rows, size_t k, const uint16_t *packed, size_t n,
+                                size_t t0, size_t t1, float *out, size_t ldo);
 
 #ifdef __cplusplus
 }

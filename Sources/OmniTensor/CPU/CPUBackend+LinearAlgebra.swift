@@ -57,8 +57,9 @@ extension CPUBackend {
         return rowOffsets(batchView)
     }
 
-    /// Rows of x up to which weights are read in place by the small-batch kernel (decode steps);
-    /// above it f32 weights go to SGEMM and bf16/f16 weights are widened panel by panel for it.
+    /// Rows of x up to which f32 and f16 weights are read in place by the small-batch kernel (decode
+    /// steps); above it f32 weights go to SGEMM and f16 weights are widened panel by panel for it.
+    /// (bf16 weights always go through `bf16GEMM`.)
     static func smallBatchLimit(_ dtype: DType) -> Int { dtype == .f32 ? 4 : 48 }
 
     public func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
@@ -75,7 +76,7 @@ extension CPUBackend {
         let xp = xs.floatPointer, o = out.floatPointer
         if inFeatures == 0 {
             // Empty reduction: the result is the bias alone.
-        } else if w.dtype == .bf16 && matmulPrecision == .bfloat16 {
+        } else if w.dtype == .bf16 {
             bf16GEMM(x: xp, rows: rows, n: outFeatures, k: inFeatures, packed: nil, weight: w, out: o)
         } else if rows <= Self.smallBatchLimit(w.dtype) {
             let wp = UnsafeRawPointer(w.rawPointer), code = w.dtype.kernelCode, es = w.dtype.size
@@ -109,11 +110,11 @@ extension CPUBackend {
         }
     }
 
-    /// Stacked parts are read in place (no stacked copy) in bf16 mode, from one packed copy of them
-    /// all: the tiles of 32 output columns run across the parts' boundaries exactly as they would
-    /// over the stacked weight, so the results are those of `linear(x, weight: stacked)`, bit for bit.
+    /// Stacked bf16 parts are read in place (no stacked copy), from one packed copy of them all: the
+    /// tiles of 32 output columns run across the parts' boundaries exactly as they would over the
+    /// stacked weight, so the results are those of `linear(x, weight: stacked)`, bit for bit.
     public func multipliesStackedParts(_ weights: [Tensor]) -> Bool {
-        guard matmulPrecision == .bfloat16, let k = weights.first?.shape.last else { return false }
+        guard let k = weights.first?.shape.last else { return false }
         return weights.allSatisfy { w in
             w.dtype == .bf16 && w.rank == 2 && w.shape[1] == k && w.strides[1] == 1 && w.strides[0] >= k
         }
@@ -133,8 +134,8 @@ extension CPUBackend {
         return out
     }
 
-    /// In bf16 mode, packs bf16 weights now (as the first product with <= `bf16PackRowLimit` rows
-    /// would); otherwise nothing.
+    /// Packs bf16 weights now (as the first product with <= `bf16PackRowLimit` rows would);
+    /// other weights need nothing.
     public func prepareForDecode(stackedLinearWeights weights: [Tensor]) {
         if multipliesStackedParts(weights) { _ = packedBF16(weights, create: true) }
     }
@@ -143,7 +144,7 @@ extension CPUBackend {
 
     /// Bytes of weights per chunk of a small-batch product (`OMNI_GEMV_CHUNK_KB`, default 512).
     static let gemvChunkBytes = (ProcessInfo.processInfo.environment["OMNI_GEMV_CHUNK_KB"].flatMap(Int.init) ?? 512) << 10
-    /// Rows of x up to which the bf16 mode multiplies a weight packed once and kept
+    /// Rows of x up to which a bf16 weight is multiplied from a copy packed once and kept
     /// (`OMNI_BF16_PACK_ROWS`): decode steps, where packing the weights at every call would cost
     /// as much as the products. Above it a weight already packed is used; one that is not is packed
     /// tile by tile per call (a DiT's large products), so weights only ever multiplied by many rows
@@ -185,21 +186,25 @@ extension CPUBackend {
         return UnsafePointer(storage.pointer.assumingMemoryBound(to: UInt16.self))
     }
 
-    /// `out = x @ weight^T` in bf16 precision (`MatmulPrecision.bfloat16`): the activations packed
-    /// once as bf16, then the weight's tiles of 32 rows split across threads and multiplied by
-    /// AVX512-BF16 against every row of x: from the weight's packed copy (see `bf16PackRowLimit`),
-    /// or else each thread packing its tiles as it goes. Both sum every output in the same order,
-    /// whatever the number of rows, so a row's result does not depend on the batch it came in.
-    /// `packed`: the weights' packed copy, if the caller has it; else `weight`'s is looked up or made.
+    /// `out = x @ weight^T` for bf16 weights, by our GEMM over weight tiles of 32 rows split across
+    /// threads: from the weight's packed copy (see `bf16PackRowLimit`), or else each thread packing
+    /// its tiles as it goes. In bf16 mode (`MatmulPrecision.bfloat16`) the activations are rounded
+    /// to bf16 and packed once; in the default mode they are read as they are, f32. Both sum every
+    /// output in one order whatever the number of rows, so a row's result does not depend on the
+    /// batch it came in. `packed`: the weights' packed copy, if the caller has it; else `weight`'s
+    /// is looked up or made.
     private func bf16GEMM(x: UnsafePointer<Float>, rows: Int, n: Int, k: Int, packed given: UnsafePointer<UInt16>?,
                           weight: Tensor?, out: UnsafeMutablePointer<Float>) {
         let kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
-        let aBuffer = scratchBuffer(bytes: padded * kp * 2)
+        let rounded = matmulPrecision == .bfloat16
+        let aBuffer = rounded ? scratchBuffer(bytes: padded * kp * 2) : nil
         defer { withExtendedLifetime(aBuffer) {} }
-        let a = aBuffer.pointer.assumingMemoryBound(to: UInt16.self)
-        (a + rows * kp).initialize(repeating: 0, count: (padded - rows) * kp)
-        pool.parallelFor(rows, grain: 8) { r in
-            omni_pack_a_bf16(x + r.lowerBound * k, k, r.count, k, a + r.lowerBound * kp, kp)
+        let a = aBuffer?.pointer.assumingMemoryBound(to: UInt16.self)
+        if let a {
+            (a + rows * kp).initialize(repeating: 0, count: (padded - rows) * kp)
+            pool.parallelFor(rows, grain: 8) { r in
+                omni_pack_a_bf16(x + r.lowerBound * k, k, r.count, k, a + r.lowerBound * kp, kp)
+            }
         }
         let tiles = (n + 31) / 32
         if let packed = given ?? weight.flatMap({ packedBF16([$0], create: rows <= Self.bf16PackRowLimit) }) {
@@ -207,7 +212,11 @@ extension CPUBackend {
             // them. Many rows: one tile per chunk, so threads finish within a tile of each other.
             let chunks = rows < 32 ? tiles * kp * 64 / Self.gemvChunkBytes : tiles
             pool.parallelFor(tiles, grain: 1, maxChunks: chunks) { t in
-                omni_gemm_bf16_packed(a, rows, kp, packed, n, t.lowerBound, t.upperBound, out, n)
+                if let a {
+                    omni_gemm_bf16_packed(a, rows, kp, packed, n, t.lowerBound, t.upperBound, out, n)
+                } else {
+                    omni_gemm_f32_bf16w_packed(x, k, rows, k, packed, n, t.lowerBound, t.upperBound, out, n)
+                }
             }
             return
         }
@@ -216,8 +225,12 @@ extension CPUBackend {
         let tileScratch = ChunkScratch(pool: buffers, bytes: omni_gemm_bf16_scratch(k) * 2, threads: pool.threads)
         pool.parallelFor(tiles, grain: 1, maxChunks: tiles) { t in
             tileScratch.with { tile in
-                omni_gemm_bf16(a, rows, kp, k, wp, ldw, t.lowerBound * 32, min(n, t.upperBound * 32), out, n,
-                               tile.assumingMemoryBound(to: UInt16.self))
+                let scratch = tile.assumingMemoryBound(to: UInt16.self), n0 = t.lowerBound * 32, n1 = min(n, t.upperBound * 32)
+                if let a {
+                    omni_gemm_bf16(a, rows, kp, k, wp, ldw, n0, n1, out, n, scratch)
+                } else {
+                    omni_gemm_f32_bf16w(x, k, rows, k, wp, ldw, n0, n1, out, n, scratch)
+                }
             }
         }
     }
