@@ -106,7 +106,7 @@ public struct MachineBenchmark: Sendable {
     }
 
     /// GFLOP/s of `x [n, n] @ W^T` with W `[n, n]` stored in `weightDType`, through the backend's
-    /// `linear` (bf16 weights are widened panel by panel for SGEMM).
+    /// `linear` (f32 weights by SGEMM, bf16 weights by our kernels in the backend's precision).
     func gemmRate(backend: CPUBackend, weightDType: DType) -> Double {
         let n = gemmSize
         let x = Self.random([n, n], seed: 1, dtype: .f32)

@@ -104,7 +104,13 @@ def test_matches_diffusers_reference(image_server, case):
     width, height, pixels = decode_png(base64.b64decode(result.data[0].b64_json))
     shape, expected = reference_image(case)
     assert [height, width, 3] == shape
-    assert pixels == expected
+    # diffusers' uint8 pixels, up to one level where a value sits on a rounding boundary: the f32
+    # sums run in a different order than torch's (the Swift parity tests bound the latents and the
+    # decoded floats; here the whole served path: f32 image -> uint8 -> PNG -> base64 -> JSON).
+    diffs = [abs(a - b) for a, b in zip(pixels, expected)]
+    assert len(pixels) == len(expected) and max(diffs) <= 1, f"max pixel difference {max(diffs)} > 1"
+    changed = sum(d > 0 for d in diffs)
+    assert changed <= len(pixels) // 200, f"{changed} of {len(pixels)} values off by one (> 0.5%)"
 
 
 @pytest.mark.parametrize("body,param", [
