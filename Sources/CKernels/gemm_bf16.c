@@ -252,6 +252,10 @@ typedef struct {
     size_t lda;
     const float *x;
     size_t ldx, rows, k;
+    /// Or already split once for the whole product (omni_split_activations): row r's even
+    /// elements at xs + r * 2 * pairs, its odd ones `pairs` further.
+    const float *xs;
+    size_t pairs;
 } act_src;
 
 /// xe[j], xo[j]: the even and odd element of pair j of `a` (n pairs), widened to f32.
@@ -351,16 +355,24 @@ static void run_block_avx2(const act_src *src, size_t j0, size_t j1, const uint1
         }
         for (size_t c0 = j0; c0 < j1; c0 += KA) {
             const size_t n = j1 - c0 < KA ? j1 - c0 : KA;
-            for (size_t i = 0; i < strip; i++) split_pairs_avx2(src, m + i, c0, n, xe + i * KA, xo + i * KA);
+            const float *pe = xe, *po = xo;
+            size_t lx = KA;
+            if (src->xs) { // split once per product: read in place (rows padded to 4 with zeros)
+                pe = src->xs + m * 2 * src->pairs + c0;
+                po = pe + src->pairs;
+                lx = 2 * src->pairs;
+            } else {
+                for (size_t i = 0; i < strip; i++) split_pairs_avx2(src, m + i, c0, n, xe + i * KA, xo + i * KA);
+            }
             const uint16_t *b = block + (c0 - j0) * NR * 2;
             const int acc = c0 > 0;
             if (strip == 4) {
-                avx2_kernel_4x2(xe, xo, KA, n, b, o, ld, r, acc);
-                avx2_kernel_4x2(xe, xo, KA, n, b + NR, o + 16, ld, r, acc); // 16 columns on
+                avx2_kernel_4x2(pe, po, lx, n, b, o, ld, r, acc);
+                avx2_kernel_4x2(pe, po, lx, n, b + NR, o + 16, ld, r, acc); // 16 columns on
             } else if (strip == 2) {
-                avx2_kernel_2x4(xe, xo, KA, n, b, o, ld, r, acc);
+                avx2_kernel_2x4(pe, po, lx, n, b, o, ld, r, acc);
             } else {
-                avx2_kernel_1x4(xe, xo, KA, n, b, o, ld, r, acc);
+                avx2_kernel_1x4(pe, po, lx, n, b, o, ld, r, acc);
             }
         }
         if (cols < NR)
@@ -554,6 +566,80 @@ void omni_gemm_f32_bf16w_packed(const float *x, size_t ldx, size_t rows, size_t 
                 float sum = 0;
                 for (size_t e = 0; e < kp; e++)
                     sum = fmaf(e < k ? x[m * ldx + e] : 0.0f, bf16_at(tile + (e / 2) * NR * 2 + 2 * c + (e & 1)), sum);
+                out[m * ldo + c0 + c] = sum;
+            }
+    }
+}
+
+size_t omni_split_count(size_t rows, size_t k) { return (rows + 3) / 4 * 4 * 2 * ((k + 1) / 2); }
+
+void omni_split_activations(const float *x, size_t ldx, size_t rows, size_t k, int round_bf16, size_t r0, size_t r1,
+                            float *xs) {
+    const size_t pairs = (k + 1) / 2;
+    for (size_t r = r0; r < r1; r++) {
+        float *e = xs + r * 2 * pairs, *o = e + pairs;
+        if (r >= rows) {
+            memset(e, 0, 2 * pairs * sizeof(float));
+            continue;
+        }
+        const float *xr = x + r * ldx;
+        for (size_t j = 0; j < pairs; j++) {
+            float a = xr[2 * j], b = 2 * j + 1 < k ? xr[2 * j + 1] : 0.0f;
+            if (round_bf16) {
+                a = omni_bf16_bits_to_f32(omni_f32_to_bf16_bits(a));
+                b = omni_bf16_bits_to_f32(omni_f32_to_bf16_bits(b));
+            }
+            e[j] = a;
+            o[j] = b;
+        }
+    }
+}
+
+void omni_gemm_split(const float *xs, size_t rows, size_t k, const uint16_t *w, size_t ldw, size_t n0, size_t n1,
+                     float *out, size_t ldo, uint16_t *scratch) {
+    const size_t pairs = (k + 1) / 2;
+#if defined(__x86_64__) && defined(__clang__)
+    if (f32_act_avx2()) {
+        const act_src src = {0, 0, 0, 0, rows, k, xs, pairs};
+        gemm_bf16_avx2(&src, k, w, ldw, n0, n1, out, ldo, scratch);
+        return;
+    }
+#endif
+    (void)scratch;
+    for (size_t m = 0; m < rows; m++)
+        for (size_t n = n0; n < n1; n++) {
+            const float *e = xs + m * 2 * pairs, *o = e + pairs;
+            const uint16_t *y = w + n * ldw;
+            float sum = 0;
+            for (size_t j = 0; j < pairs; j++) {
+                sum = fmaf(e[j], bf16_at(y + 2 * j), sum);
+                sum = fmaf(o[j], 2 * j + 1 < k ? bf16_at(y + 2 * j + 1) : 0.0f, sum);
+            }
+            out[m * ldo + n] = sum;
+        }
+}
+
+void omni_gemm_split_packed(const float *xs, size_t rows, size_t k, const uint16_t *packed, size_t n, size_t t0,
+                            size_t t1, float *out, size_t ldo) {
+    const size_t pairs = (k + 1) / 2;
+#if defined(__x86_64__) && defined(__clang__)
+    if (f32_act_avx2()) {
+        const act_src src = {0, 0, 0, 0, rows, k, xs, pairs};
+        gemm_bf16_packed_avx2(&src, k, packed, n, t0, t1, out, ldo);
+        return;
+    }
+#endif
+    for (size_t t = t0; t < t1; t++) {
+        const size_t c0 = t * NR, cols = n - c0 < NR ? n - c0 : NR;
+        const uint16_t *tile = packed + t * pairs * NR * 2;
+        for (size_t m = 0; m < rows; m++)
+            for (size_t c = 0; c < cols; c++) {
+                const float *e = xs + m * 2 * pairs, *o = e + pairs;
+                float sum = 0;
+                for (size_t j = 0; j < pairs; j++) {
+                    sum = fmaf(e[j], bf16_at(tile + j * NR * 2 + 2 * c), sum);
+                    sum = fmaf(o[j], bf16_at(tile + j * NR * 2 + 2 * c + 1), sum);
+                }
                 out[m * ldo + c0 + c] = sum;
             }
     }

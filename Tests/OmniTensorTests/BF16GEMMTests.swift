@@ -107,6 +107,13 @@ import Testing
             omni_gemm_bf16(a, rows, kp, k, w, ldw, 0, n, &perCall, n, &scratch)
             #expect(perCall.map(\.bitPattern) == out.map(\.bitPattern), "\(rows)x\(n)x\(k) \(path): packed once != per call")
             byPath[path] = out.map(\.bitPattern)
+            if path != "avx512bf16" { // bf16-rounded activations split once: the same bits
+                var xs = [Float](repeating: .nan, count: omni_split_count(rows, k))
+                omni_split_activations(x, k, rows, k, 1, 0, (rows + 3) / 4 * 4, &xs)
+                var split = [Float](repeating: .nan, count: rows * n)
+                omni_gemm_split_packed(xs, rows, k, packed, n, 0, tiles, &split, n)
+                #expect(split.map(\.bitPattern) == out.map(\.bitPattern), "\(rows)x\(n)x\(k) \(path): split bf16 != packed bf16")
+            }
             for r in [0, rows / 2, rows - 1] {
                 var alone = [UInt16](repeating: 0, count: 8 * kp)
                 omni_pack_a_bf16(Array(x[(r * k)..<(r * k + k)]), k, 1, k, &alone, kp)
@@ -163,6 +170,14 @@ import Testing
                 #expect(row.map(\.bitPattern) == out[(r * n)..<(r * n + n)].map(\.bitPattern),
                         "\(rows)x\(n)x\(k) \(path): row \(r) alone differs from it among \(rows)")
             }
+            // Split once per product (what the backend runs): the same bits, packed and per call.
+            var xs = [Float](repeating: .nan, count: omni_split_count(rows, k))
+            omni_split_activations(x, ldx, rows, k, 0, 0, (rows + 3) / 4 * 4, &xs)
+            var split = [Float](repeating: .nan, count: rows * n), splitPerCall = split
+            omni_gemm_split_packed(xs, rows, k, packed, n, 0, tiles, &split, n)
+            omni_gemm_split(xs, rows, k, w, ldw, 0, n, &splitPerCall, n, &scratch)
+            #expect(split.map(\.bitPattern) == out.map(\.bitPattern), "\(rows)x\(n)x\(k) \(path): split once != split per tile")
+            #expect(splitPerCall.map(\.bitPattern) == out.map(\.bitPattern), "\(rows)x\(n)x\(k) \(path): split per call != packed")
             byPath[path] = out.map(\.bitPattern)
         }
         if let avx2 = byPath["avx2"], let portable = byPath["portable"] {

@@ -149,6 +149,20 @@ void omni_gemm_f32_bf16w(const float *x, size_t ldx, size_t rows, size_t k, cons
 void omni_gemm_f32_bf16w_packed(const float *x, size_t ldx, size_t rows, size_t k, const uint16_t *packed, size_t n,
                                 size_t t0, size_t t1, float *out, size_t ldo);
 
+/// The activations of one product split once into even and odd k elements (f32; rounded to bf16
+/// first when round_bf16), for omni_gemm_split*: rows r0..<r1 of a buffer of omni_split_count
+/// floats (rows padded to a multiple of 4; the rows past `rows` are written as zeros). The kernels
+/// then read them in place instead of splitting them again for every tile of 32 columns.
+size_t omni_split_count(size_t rows, size_t k);
+void omni_split_activations(const float *x, size_t ldx, size_t rows, size_t k, int round_bf16, size_t r0, size_t r1,
+                            float *xs);
+/// omni_gemm_f32_bf16w and its packed form over split activations: the same sums, bit for bit
+/// (of the f32 or of the bf16-rounded activations; AVX2, else portable C).
+void omni_gemm_split(const float *xs, size_t rows, size_t k, const uint16_t *w, size_t ldw, size_t n0, size_t n1,
+                     float *out, size_t ldo, uint16_t *scratch);
+void omni_gemm_split_packed(const float *xs, size_t rows, size_t k, const uint16_t *packed, size_t n, size_t t0,
+                            size_t t1, float *out, size_t ldo);
+
 #ifdef __cplusplus
 }
 #endif

@@ -195,15 +195,22 @@ extension CPUBackend {
     /// is looked up or made.
     private func bf16GEMM(x: UnsafePointer<Float>, rows: Int, n: Int, k: Int, packed given: UnsafePointer<UInt16>?,
                           weight: Tensor?, out: UnsafeMutablePointer<Float>) {
-        let kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
         let rounded = matmulPrecision == .bfloat16
-        let aBuffer = rounded ? scratchBuffer(bytes: padded * kp * 2) : nil
+        // AVX512-BF16 (bf16 mode only) takes the activations as bf16 pairs; every other path takes
+        // them split once into even and odd f32 elements (rounded to bf16 in bf16 mode).
+        let native = rounded && omni_gemm_bf16_native() == 2
+        let kp = (k + 1) & ~1, padded = (rows + 7) / 8 * 8
+        let aBuffer = scratchBuffer(bytes: native ? padded * kp * 2 : omni_split_count(rows, k) * 4)
         defer { withExtendedLifetime(aBuffer) {} }
-        let a = aBuffer?.pointer.assumingMemoryBound(to: UInt16.self)
-        if let a {
+        let a = aBuffer.pointer.assumingMemoryBound(to: UInt16.self), xs = aBuffer.pointer.assumingMemoryBound(to: Float.self)
+        if native {
             (a + rows * kp).initialize(repeating: 0, count: (padded - rows) * kp)
             pool.parallelFor(rows, grain: 8) { r in
                 omni_pack_a_bf16(x + r.lowerBound * k, k, r.count, k, a + r.lowerBound * kp, kp)
+            }
+        } else {
+            pool.parallelFor((rows + 3) / 4 * 4, grain: 8) { r in
+                omni_split_activations(x, k, rows, k, rounded ? 1 : 0, r.lowerBound, r.upperBound, xs)
             }
         }
         let tiles = (n + 31) / 32
@@ -212,10 +219,10 @@ extension CPUBackend {
             // them. Many rows: one tile per chunk, so threads finish within a tile of each other.
             let chunks = rows < 32 ? tiles * kp * 64 / Self.gemvChunkBytes : tiles
             pool.parallelFor(tiles, grain: 1, maxChunks: chunks) { t in
-                if let a {
+                if native {
                     omni_gemm_bf16_packed(a, rows, kp, packed, n, t.lowerBound, t.upperBound, out, n)
                 } else {
-                    omni_gemm_f32_bf16w_packed(x, k, rows, k, packed, n, t.lowerBound, t.upperBound, out, n)
+                    omni_gemm_split_packed(xs, rows, k, packed, n, t.lowerBound, t.upperBound, out, n)
                 }
             }
             return
@@ -226,10 +233,10 @@ extension CPUBackend {
         pool.parallelFor(tiles, grain: 1, maxChunks: tiles) { t in
             tileScratch.with { tile in
                 let scratch = tile.assumingMemoryBound(to: UInt16.self), n0 = t.lowerBound * 32, n1 = min(n, t.upperBound * 32)
-                if let a {
+                if native {
                     omni_gemm_bf16(a, rows, kp, k, wp, ldw, n0, n1, out, n, scratch)
                 } else {
-                    omni_gemm_f32_bf16w(x, k, rows, k, wp, ldw, n0, n1, out, n, scratch)
+                    omni_gemm_split(xs, rows, k, wp, ldw, n0, n1, out, n, scratch)
                 }
             }
         }
