@@ -198,9 +198,10 @@ static void gemm_bf16_packed_native(const uint16_t *a, size_t rows, size_t kp, c
 
 /* AVX2 + FMA (no bf16 dot product instruction): the same packed tiles, each bf16 value widened to
  * f32 exactly (the even element of a 32-bit pair by a shift, the odd one by a mask), and every
- * output lane summed in k order with one FMA per element. The activations are widened a chunk of
- * KA pairs of a strip of rows at a time, into two f32 arrays (even and odd elements) on the stack,
- * so the inner loop broadcasts them straight from memory. Chunk boundaries (multiples of KA from
+ * output lane summed in k order with one FMA per element. The inner loop broadcasts the activations
+ * from two f32 arrays (even and odd elements): split once per product by the caller
+ * (omni_split_activations; what the engine runs), or, for bf16 pairs from omni_pack_a_bf16, widened
+ * KA pairs of a strip of rows at a time on the stack. Chunk boundaries (multiples of KA from
  * each KC block's start) do not depend on the number of rows, and the partial sums between chunks
  * go through the output exactly, so a row's result is the same whatever rows ran beside it. */
 #if defined(__x86_64__) && defined(__clang__)
@@ -245,17 +246,14 @@ static void pack_b_tile_avx2(const uint16_t *const *w, size_t cols, size_t k, si
 }
 
 /// The activations of a product: bf16 pairs packed by omni_pack_a_bf16 (`a32`, `lda` pairs a row,
-/// zero rows up to a multiple of 8), or f32 rows as they are (`x`, `ldx` apart, `rows` of them, k
-/// values each): the bf16 mode and the default f32 precision over bf16 weights.
+/// zero rows up to a multiple of 8), widened per tile; or split once for the whole product into f32
+/// even and odd elements (`xs`, omni_split_activations: row r's even elements at xs + r * 2 * pairs,
+/// its odd ones `pairs` further; rows padded to a multiple of 4 with zeros), read in place.
 typedef struct {
     const uint32_t *a32;
     size_t lda;
-    const float *x;
-    size_t ldx, rows, k;
-    /// Or already split once for the whole product (omni_split_activations): row r's even
-    /// elements at xs + r * 2 * pairs, its odd ones `pairs` further.
     const float *xs;
-    size_t pairs;
+    size_t pairs, rows;
 } act_src;
 
 /// xe[j], xo[j]: the even and odd element of pair j of `a` (n pairs), widened to f32.
@@ -308,34 +306,6 @@ AVX2_KERNEL(2, 4)
 AVX2_KERNEL(1, 4)
 #undef AVX2_KERNEL
 
-/// Pairs c0..<c0+n of activation row `row` as f32 even (xe) and odd (xo) elements: bf16 pairs
-/// widened, or f32 values split (zero past k, and for rows past the last).
-static inline void split_pairs_avx2(const act_src *src, size_t row, size_t c0, size_t n, float *xe, float *xo) {
-    if (src->a32) { // rows past `rows` are zero in the packed activations
-        widen_pairs_avx2(src->a32 + row * src->lda + c0, n, xe, xo);
-        return;
-    }
-    if (row >= src->rows) {
-        memset(xe, 0, n * sizeof(float));
-        memset(xo, 0, n * sizeof(float));
-        return;
-    }
-    const float *x = src->x + row * src->ldx + 2 * c0;
-    const size_t k = src->k - 2 * c0; // values left from pair c0 on
-    size_t j = 0;
-    for (; j + 8 <= n && 2 * j + 16 <= k; j += 8) {
-        const __m256 a = _mm256_loadu_ps(x + 2 * j), b = _mm256_loadu_ps(x + 2 * j + 8);
-        // per 128-bit lane: a0 a2 b0 b2 | a4 a6 b4 b6, then the 64-bit halves put in order
-        const __m256 e = _mm256_shuffle_ps(a, b, 0x88), o = _mm256_shuffle_ps(a, b, 0xDD);
-        _mm256_storeu_ps(xe + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(e), 0xD8)));
-        _mm256_storeu_ps(xo + j, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(o), 0xD8)));
-    }
-    for (; j < n; j++) {
-        xe[j] = 2 * j < k ? x[2 * j] : 0.0f;
-        xo[j] = 2 * j + 1 < k ? x[2 * j + 1] : 0.0f;
-    }
-}
-
 /// One KC-pair block (j0..<j1) of one packed tile (`block`) run down every activation row: strips of
 /// up to MR2 rows, each widened KA pairs at a time. 3-4 rows take the 4-row kernel on each half of
 /// the tile, 2 rows and 1 row the whole tile; a narrow last tile goes through a 32-column buffer.
@@ -361,8 +331,9 @@ static void run_block_avx2(const act_src *src, size_t j0, size_t j1, const uint1
                 pe = src->xs + m * 2 * src->pairs + c0;
                 po = pe + src->pairs;
                 lx = 2 * src->pairs;
-            } else {
-                for (size_t i = 0; i < strip; i++) split_pairs_avx2(src, m + i, c0, n, xe + i * KA, xo + i * KA);
+            } else { // rows past `rows` are zero in the packed activations
+                for (size_t i = 0; i < strip; i++)
+                    widen_pairs_avx2(src->a32 + (m + i) * src->lda + c0, n, xe + i * KA, xo + i * KA);
             }
             const uint16_t *b = block + (c0 - j0) * NR * 2;
             const int acc = c0 > 0;
@@ -449,7 +420,7 @@ void omni_gemm_bf16(const uint16_t *a, size_t rows, size_t kp, size_t k, const u
     switch (omni_gemm_bf16_native()) {
     case 2: gemm_bf16_native(a, rows, kp, k, w, ldw, n0, n1, out, ldo, scratch); return;
     case 1: {
-        const act_src src = {(const uint32_t *)(const void *)a, kp / 2, 0, 0, rows, k};
+        const act_src src = {(const uint32_t *)(const void *)a, kp / 2, 0, 0, rows};
         gemm_bf16_avx2(&src, k, w, ldw, n0, n1, out, ldo, scratch);
         return;
     }
@@ -508,7 +479,7 @@ void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint
     switch (omni_gemm_bf16_native()) {
     case 2: gemm_bf16_packed_native(a, rows, kp, packed, n, t0, t1, out, ldo); return;
     case 1: {
-        const act_src src = {(const uint32_t *)(const void *)a, kp / 2, 0, 0, rows, kp};
+        const act_src src = {(const uint32_t *)(const void *)a, kp / 2, 0, 0, rows};
         gemm_bf16_packed_avx2(&src, kp, packed, n, t0, t1, out, ldo);
         return;
     }
@@ -518,57 +489,14 @@ void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint
     gemm_bf16_packed_portable(a, rows, kp, packed, n, t0, t1, out, ldo);
 }
 
-/// f32 activations against bf16 weights (the default precision): the AVX2 kernels where the CPU
-/// has AVX2 (AVX-512 machines too: the same sums everywhere), else C with the same sums.
-static int f32_act_avx2(void) {
+/// Split activations (both precisions): the AVX2 kernels where the CPU has AVX2 (AVX-512 machines
+/// too: the same sums everywhere), else C with the same sums.
+static int split_avx2(void) {
 #if defined(__x86_64__) && defined(__clang__)
     return omni_isa_active() >= OMNI_ISA_AVX2;
 #else
     return 0;
 #endif
-}
-
-void omni_gemm_f32_bf16w(const float *x, size_t ldx, size_t rows, size_t k, const uint16_t *w, size_t ldw, size_t n0,
-                         size_t n1, float *out, size_t ldo, uint16_t *scratch) {
-#if defined(__x86_64__) && defined(__clang__)
-    if (f32_act_avx2()) {
-        const act_src src = {0, 0, x, ldx, rows, k};
-        gemm_bf16_avx2(&src, k, w, ldw, n0, n1, out, ldo, scratch);
-        return;
-    }
-#endif
-    (void)scratch;
-    for (size_t m = 0; m < rows; m++)
-        for (size_t n = n0; n < n1; n++) {
-            const float *xr = x + m * ldx;
-            const uint16_t *y = w + n * ldw;
-            float sum = 0;
-            for (size_t e = 0; e < (k + 1) / 2 * 2; e++) sum = fmaf(e < k ? xr[e] : 0.0f, e < k ? bf16_at(y + e) : 0.0f, sum);
-            out[m * ldo + n] = sum;
-        }
-}
-
-void omni_gemm_f32_bf16w_packed(const float *x, size_t ldx, size_t rows, size_t k, const uint16_t *packed, size_t n,
-                                size_t t0, size_t t1, float *out, size_t ldo) {
-#if defined(__x86_64__) && defined(__clang__)
-    if (f32_act_avx2()) {
-        const act_src src = {0, 0, x, ldx, rows, k};
-        gemm_bf16_packed_avx2(&src, k, packed, n, t0, t1, out, ldo);
-        return;
-    }
-#endif
-    const size_t kp = (k + 1) / 2 * 2;
-    for (size_t t = t0; t < t1; t++) {
-        const size_t c0 = t * NR, cols = n - c0 < NR ? n - c0 : NR;
-        const uint16_t *tile = packed + t * (kp / 2) * NR * 2;
-        for (size_t m = 0; m < rows; m++)
-            for (size_t c = 0; c < cols; c++) {
-                float sum = 0;
-                for (size_t e = 0; e < kp; e++)
-                    sum = fmaf(e < k ? x[m * ldx + e] : 0.0f, bf16_at(tile + (e / 2) * NR * 2 + 2 * c + (e & 1)), sum);
-                out[m * ldo + c0 + c] = sum;
-            }
-    }
 }
 
 size_t omni_split_count(size_t rows, size_t k) { return (rows + 3) / 4 * 4 * 2 * ((k + 1) / 2); }
@@ -599,8 +527,8 @@ void omni_gemm_split(const float *xs, size_t rows, size_t k, const uint16_t *w, 
                      float *out, size_t ldo, uint16_t *scratch) {
     const size_t pairs = (k + 1) / 2;
 #if defined(__x86_64__) && defined(__clang__)
-    if (f32_act_avx2()) {
-        const act_src src = {0, 0, 0, 0, rows, k, xs, pairs};
+    if (split_avx2()) {
+        const act_src src = {0, 0, xs, pairs, rows};
         gemm_bf16_avx2(&src, k, w, ldw, n0, n1, out, ldo, scratch);
         return;
     }
@@ -623,8 +551,8 @@ void omni_gemm_split_packed(const float *xs, size_t rows, size_t k, const uint16
                             size_t t1, float *out, size_t ldo) {
     const size_t pairs = (k + 1) / 2;
 #if defined(__x86_64__) && defined(__clang__)
-    if (f32_act_avx2()) {
-        const act_src src = {0, 0, 0, 0, rows, k, xs, pairs};
+    if (split_avx2()) {
+        const act_src src = {0, 0, xs, pairs, rows};
         gemm_bf16_packed_avx2(&src, k, packed, n, t0, t1, out, ldo);
         return;
     }

@@ -129,9 +129,10 @@ import Testing
         }
     }
 
-    /// f32 activations against bf16 weights (the default precision): `omni_gemm_f32_bf16w` and its
-    /// packed form against the double reference on the unrounded activations (same tolerance), bit
-    /// for bit against each other and row by row, at every level; AVX2 and portable bit for bit.
+    /// f32 activations against bf16 weights (the default precision), split once per product:
+    /// `omni_gemm_split_packed` against the double reference on the unrounded activations (same
+    /// tolerance), bit for bit against `omni_gemm_split` (tiles packed per call, in two column
+    /// ranges) and row by row, at every level; AVX2 and portable bit for bit.
     @Test(arguments: [(1, 5, 7), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 47), (6, 64, 2051), (9, 40, 8203)])
     func f32ActivationsMatchReferenceAndAreBatchInvariant(shape: (Int, Int, Int)) {
         let (rows, n, k) = shape
@@ -143,6 +144,8 @@ import Testing
         let tiles = (n + 31) / 32
         let dense = Array((0..<n).flatMap { j in wf[(j * ldw)..<(j * ldw + k)] })
         let xd = Array((0..<rows).flatMap { r in x[(r * ldx)..<(r * ldx + k)] })
+        var xs = [Float](repeating: .nan, count: omni_split_count(rows, k))
+        omni_split_activations(x, ldx, rows, k, 0, 0, (rows + 3) / 4 * 4, &xs)
         var byPath: [String: [UInt32]] = [:]
         for level in levels {
             omni_isa_set_thread(level)
@@ -154,30 +157,24 @@ import Testing
                 omni_pack_b_bf16_rows(rowPointers, n, k, 0, tiles, &packed)
             }
             var out = [Float](repeating: .nan, count: rows * n)
-            omni_gemm_f32_bf16w_packed(x, ldx, rows, k, packed, n, 0, 1, &out, n)
-            omni_gemm_f32_bf16w_packed(x, ldx, rows, k, packed, n, 1, tiles, &out, n)
+            omni_gemm_split_packed(xs, rows, k, packed, n, 0, 1, &out, n)
+            omni_gemm_split_packed(xs, rows, k, packed, n, 1, tiles, &out, n)
             let error = worstError(rows: rows, n: n, k: k, out: out, a: xd, w: dense)
             #expect(error <= 1e-4, "f32 x bf16 \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| > 1e-4")
             print("GEMM f32 activations x bf16 weights \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| (<= 1e-4)")
             var perCall = [Float](repeating: .nan, count: rows * n)
             var scratch = [UInt16](repeating: 0, count: omni_gemm_bf16_scratch(k))
-            omni_gemm_f32_bf16w(x, ldx, rows, k, w, ldw, 0, min(n, 32), &perCall, n, &scratch)
-            omni_gemm_f32_bf16w(x, ldx, rows, k, w, ldw, min(n, 32), n, &perCall, n, &scratch)
+            omni_gemm_split(xs, rows, k, w, ldw, 0, min(n, 32), &perCall, n, &scratch)
+            omni_gemm_split(xs, rows, k, w, ldw, min(n, 32), n, &perCall, n, &scratch)
             #expect(perCall.map(\.bitPattern) == out.map(\.bitPattern), "\(rows)x\(n)x\(k) \(path): packed once != per call")
             for r in Set([0, rows / 2, rows - 1]) {
+                var alone = [Float](repeating: .nan, count: omni_split_count(1, k))
+                omni_split_activations(Array(x[(r * ldx)..<(r * ldx + k)]), k, 1, k, 0, 0, 4, &alone)
                 var row = [Float](repeating: .nan, count: n)
-                omni_gemm_f32_bf16w_packed(Array(x[(r * ldx)..<(r * ldx + k)]), k, 1, k, packed, n, 0, tiles, &row, n)
+                omni_gemm_split_packed(alone, 1, k, packed, n, 0, tiles, &row, n)
                 #expect(row.map(\.bitPattern) == out[(r * n)..<(r * n + n)].map(\.bitPattern),
                         "\(rows)x\(n)x\(k) \(path): row \(r) alone differs from it among \(rows)")
             }
-            // Split once per product (what the backend runs): the same bits, packed and per call.
-            var xs = [Float](repeating: .nan, count: omni_split_count(rows, k))
-            omni_split_activations(x, ldx, rows, k, 0, 0, (rows + 3) / 4 * 4, &xs)
-            var split = [Float](repeating: .nan, count: rows * n), splitPerCall = split
-            omni_gemm_split_packed(xs, rows, k, packed, n, 0, tiles, &split, n)
-            omni_gemm_split(xs, rows, k, w, ldw, 0, n, &splitPerCall, n, &scratch)
-            #expect(split.map(\.bitPattern) == out.map(\.bitPattern), "\(rows)x\(n)x\(k) \(path): split once != split per tile")
-            #expect(splitPerCall.map(\.bitPattern) == out.map(\.bitPattern), "\(rows)x\(n)x\(k) \(path): split per call != packed")
             byPath[path] = out.map(\.bitPattern)
         }
         if let avx2 = byPath["avx2"], let portable = byPath["portable"] {

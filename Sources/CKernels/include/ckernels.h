@@ -140,24 +140,17 @@ void omni_pack_b_bf16_rows(const uint16_t *const *rows, size_t n, size_t k, size
 /// tiles t0..<t1 of weights packed by omni_pack_b_bf16_rows; any number of rows, 1 included.
 void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n, size_t t0,
                            size_t t1, float *out, size_t ldo);
-/// The same two products with f32 activations as they are (the default precision over bf16 weights):
-/// x [rows][ldx], k values a row. Every output is summed in k order, one FMA per element, whatever
-/// the number of rows and whichever of the two is called: AVX2 wherever the CPU has it (AVX-512
-/// machines included), else portable C with the same sums.
-void omni_gemm_f32_bf16w(const float *x, size_t ldx, size_t rows, size_t k, const uint16_t *w, size_t ldw, size_t n0,
-                         size_t n1, float *out, size_t ldo, uint16_t *scratch);
-void omni_gemm_f32_bf16w_packed(const float *x, size_t ldx, size_t rows, size_t k, const uint16_t *packed, size_t n,
-                                size_t t0, size_t t1, float *out, size_t ldo);
-
-/// The activations of one product split once into even and odd k elements (f32; rounded to bf16
-/// first when round_bf16), for omni_gemm_split*: rows r0..<r1 of a buffer of omni_split_count
-/// floats (rows padded to a multiple of 4; the rows past `rows` are written as zeros). The kernels
-/// then read them in place instead of splitting them again for every tile of 32 columns.
+/// Products over bf16 weights with the activations split once into even and odd k elements, f32
+/// (the default precision) or rounded to bf16 first (`round_bf16`: bf16 mode without AVX512-BF16):
+/// rows r0..<r1 of a buffer of omni_split_count floats (rows padded to a multiple of 4; the rows
+/// past `rows` are written as zeros), which the kernels read in place.
 size_t omni_split_count(size_t rows, size_t k);
 void omni_split_activations(const float *x, size_t ldx, size_t rows, size_t k, int round_bf16, size_t r0, size_t r1,
                             float *xs);
-/// omni_gemm_f32_bf16w and its packed form over split activations: the same sums, bit for bit
-/// (of the f32 or of the bf16-rounded activations; AVX2, else portable C).
+/// omni_gemm_bf16 and omni_gemm_bf16_packed over split activations: every output summed in k order,
+/// one FMA per element, whatever the number of rows and whichever of the two is called; AVX2
+/// wherever the CPU has it (AVX-512 machines included), else portable C with the same sums (for
+/// bf16-rounded activations, the bits of omni_gemm_bf16* at the AVX2 and portable levels).
 void omni_gemm_split(const float *xs, size_t rows, size_t k, const uint16_t *w, size_t ldw, size_t n0, size_t n1,
                      float *out, size_t ldo, uint16_t *scratch);
 void omni_gemm_split_packed(const float *xs, size_t rows, size_t k, const uint16_t *packed, size_t n, size_t t0,

@@ -188,10 +188,11 @@ extension CPUBackend {
 
     /// `out = x @ weight^T` for bf16 weights, by our GEMM over weight tiles of 32 rows split across
     /// threads: from the weight's packed copy (see `bf16PackRowLimit`), or else each thread packing
-    /// its tiles as it goes. In bf16 mode (`MatmulPrecision.bfloat16`) the activations are rounded
-    /// to bf16 and packed once; in the default mode they are read as they are, f32. Both sum every
-    /// output in one order whatever the number of rows, so a row's result does not depend on the
-    /// batch it came in. `packed`: the weights' packed copy, if the caller has it; else `weight`'s
+    /// its tiles as it goes. The activations are prepared once per product: in bf16 mode
+    /// (`MatmulPrecision.bfloat16`) rounded to bf16, then packed as bf16 pairs for AVX512-BF16 or
+    /// split into even and odd f32 elements for the AVX2 / portable kernels; in the default mode
+    /// split as they are, f32. Each path sums every output in one order whatever the number of
+    /// rows, so a row's result does not depend on the batch it came in. `packed`: the weights' packed copy, if the caller has it; else `weight`'s
     /// is looked up or made.
     private func bf16GEMM(x: UnsafePointer<Float>, rows: Int, n: Int, k: Int, packed given: UnsafePointer<UInt16>?,
                           weight: Tensor?, out: UnsafeMutablePointer<Float>) {
