@@ -74,11 +74,15 @@ final class BufferPool: @unchecked Sendable {
 final class ChunkScratch: @unchecked Sendable {
     private let buffers: [Storage]
     private let free: Atomic<UInt64>
+    /// Read once: Foundation's `activeProcessorCount` reads the cgroup's CPU quota and cpuset files
+    /// on every call, and a decode step makes a `ChunkScratch` per attention call (1.6% of the
+    /// engine thread's time went there).
+    private static let processors = ProcessInfo.processInfo.activeProcessorCount
 
     /// `threads`: the loop's thread pool size (Dispatch, with `OMNI_POOL=gcd`, runs up to one
     /// chunk per processor at once).
     init(pool: BufferPool, bytes: Int, threads: Int) {
-        let slots = min(64, max(threads, ProcessInfo.processInfo.activeProcessorCount))
+        let slots = min(64, max(threads, Self.processors))
         buffers = (0..<slots).map { _ in Storage(uninitializedByteCount: bytes, pool: pool) }
         free = Atomic(slots == 64 ? ~0 : (1 << UInt64(slots)) - 1)
     }

@@ -253,10 +253,10 @@ import Testing
         let storage = Storage(byteCount: 64)
         var made = 0
         let make = { () -> Storage in made += 1; return Storage(byteCount: 16) }
-        let first = storage.derived("a", make: make), again = storage.derived("a", make: make)
-        let other = storage.derived("b", make: make)
+        let first = storage.derived(Storage.DerivedKey([1]), make: make), again = storage.derived(Storage.DerivedKey([1]), make: make)
+        let other = storage.derived(Storage.DerivedKey([2]), make: make)
         #expect(first === again && first !== other && made == 2)
-        #expect(storage.existingDerived("a") === first && storage.existingDerived("c") == nil)
+        #expect(storage.existingDerived(Storage.DerivedKey([1])) === first && storage.existingDerived(Storage.DerivedKey([3])) == nil)
     }
 }
 

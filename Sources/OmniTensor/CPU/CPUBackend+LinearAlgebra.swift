@@ -151,19 +151,18 @@ extension CPUBackend {
     /// are not held twice.
     static let bf16PackRowLimit = ProcessInfo.processInfo.environment["OMNI_BF16_PACK_ROWS"].flatMap(Int.init) ?? 128
 
-    /// Where in its storage a weight view lies.
-    private struct PackedPartKey: Hashable, Sendable {
-        let storage: ObjectIdentifier, offset: Int, rows: Int, cols: Int, stride: Int
-    }
-
     /// The weights (bf16 [n_i][k], one k; a single weight is one part) stacked and packed for
     /// `omni_gemm_bf16_packed`, kept with the first part's storage (the parts outlive it). Made,
     /// tiles split across threads, only when `create`; else nil unless an earlier call made it.
     private func packedBF16(_ parts: [Tensor], create: Bool) -> UnsafePointer<UInt16>? {
         let k = parts[0].shape[1], n = parts.reduce(0) { $0 + $1.shape[0] }
-        let key = parts.map {
-            PackedPartKey(storage: ObjectIdentifier($0.storage), offset: $0.offset, rows: $0.shape[0], cols: k, stride: $0.strides[0])
+        // Where in its storage each part lies.
+        var words: [Int] = []
+        words.reserveCapacity(parts.count * 5)
+        for part in parts {
+            words += [Int(bitPattern: UInt(bitPattern: ObjectIdentifier(part.storage))), part.offset, part.shape[0], k, part.strides[0]]
         }
+        let key = Storage.DerivedKey(words)
         let make = { [pool] () -> Storage in
             var rowPointers: [UnsafePointer<UInt16>?] = []
             rowPointers.reserveCapacity(n)
