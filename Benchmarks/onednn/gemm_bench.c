@@ -103,7 +103,8 @@ typedef struct {
     const float *wf;     // [n][k] the same weights widened to f32, for SGEMM
     uint16_t *xb;        // [m][k] bf16 activations for oneDNN
     float *out;          // [m][n]
-    uint16_t *a;         // our packed activations, during one call
+    uint16_t *a;         // our packed activations, during one call (AVX512-BF16)
+    float *xs;           // our split activations, during one call (AVX2 and portable)
     uint16_t *packed;    // the weights packed once (omni_pack_b_bf16_rows), outside the timing
     dnnl_engine_t engine;
     dnnl_stream_t stream;
@@ -116,32 +117,49 @@ static void pack_rows(void *ctx, size_t lo, size_t hi) {
     omni_pack_a_bf16(p->x + lo * p->k, p->k, hi - lo, p->k, p->a + lo * p->kp, p->kp);
 }
 
+static void split_rows(void *ctx, size_t lo, size_t hi) {
+    Problem *p = ctx;
+    omni_split_activations(p->x, p->k, p->m, p->k, 1, lo, hi, p->xs);
+}
+
 static void packed_tiles(void *ctx, size_t lo, size_t hi) {
     Problem *p = ctx;
-    omni_gemm_bf16_packed(p->a, p->m, p->kp, p->packed, p->n, lo, hi, p->out, p->n);
+    if (p->xs) omni_gemm_split_packed(p->xs, p->m, p->k, p->packed, p->n, lo, hi, p->out, p->n);
+    else omni_gemm_bf16_packed(p->a, p->m, p->kp, p->packed, p->n, lo, hi, p->out, p->n);
 }
 
 static void gemm_tiles(void *ctx, size_t lo, size_t hi) {
     Problem *p = ctx;
     size_t n0 = lo * 32, n1 = hi * 32 < p->n ? hi * 32 : p->n;
     uint16_t *scratch = malloc(omni_gemm_bf16_scratch(p->k) * sizeof(uint16_t));
-    omni_gemm_bf16(p->a, p->m, p->kp, p->k, p->w, p->k, n0, n1, p->out, p->n, scratch);
+    if (p->xs) omni_gemm_split(p->xs, p->m, p->k, p->w, p->k, n0, n1, p->out, p->n, scratch);
+    else omni_gemm_bf16(p->a, p->m, p->kp, p->k, p->w, p->k, n0, n1, p->out, p->n, scratch);
     free(scratch);
 }
 
-/// CPUBackend.bf16GEMM: pack the activations (rows split across threads), then for M <= 128 the
-/// weights packed once (outside the timing, as the engine keeps them), else tiles of 32 weight rows
-/// packed per call by each thread; `tiled` packs per call at any M.
+/// CPUBackend.bf16GEMM in bf16 mode: the activations rounded to bf16 once (rows split across
+/// threads): packed as bf16 pairs for AVX512-BF16, else split into even and odd f32 elements for
+/// the AVX2 / portable kernels; then for M <= 128 the weights packed once (outside the timing, as
+/// the engine keeps them), else tiles of 32 weight rows packed per call by each thread; `tiled`
+/// packs per call at any M.
 static void ours(Problem *p, int tiled) {
-    size_t padded = (p->m + 7) / 8 * 8;
-    p->a = malloc(padded * p->kp * sizeof(uint16_t));
-    memset(p->a + p->m * p->kp, 0, (padded - p->m) * p->kp * sizeof(uint16_t));
-    parallel_for(p->m, 8, pack_rows, p);
+    p->a = NULL;
+    p->xs = NULL;
+    if (omni_gemm_bf16_native() == 2) {
+        size_t padded = (p->m + 7) / 8 * 8;
+        p->a = malloc(padded * p->kp * sizeof(uint16_t));
+        memset(p->a + p->m * p->kp, 0, (padded - p->m) * p->kp * sizeof(uint16_t));
+        parallel_for(p->m, 8, pack_rows, p);
+    } else {
+        p->xs = malloc(omni_split_count(p->m, p->k) * sizeof(float));
+        parallel_for((p->m + 3) / 4 * 4, 8, split_rows, p);
+    }
     if (!tiled && p->m <= PACK_ROW_LIMIT)
         parallel_for((p->n + 31) / 32, 1, packed_tiles, p);
     else
         parallel_for((p->n + 31) / 32, 1, gemm_tiles, p);
     free(p->a);
+    free(p->xs);
 }
 static void ours_engine(Problem *p) { ours(p, 0); }
 static void ours_tiled(Problem *p) { ours(p, 1); }
@@ -174,7 +192,8 @@ static void openblas_sgemm(Problem *p) {
 }
 
 /// The matmul primitive with weights format `any`, and the [N][K] weights reordered into the layout
-/// it chose, once, as torch's CPU bf16 linear does with prepacked weights. Returns its impl name.
+/// it chose, once, as torch's CPU bf16 linear does with prepacked weights. Returns its impl name, or
+/// NULL where this oneDNN has no bf16 matmul for the CPU (2.6 without AVX-512: dnnl_unimplemented).
 static const char *make_matmul(Problem *p) {
     dnnl_memory_desc_t src_md, any_md, plain_md, dst_md;
     dnnl_dims_t src_dims = {(dnnl_dim_t)p->m, (dnnl_dim_t)p->k}, w_dims = {(dnnl_dim_t)p->k, (dnnl_dim_t)p->n},
@@ -186,7 +205,9 @@ static const char *make_matmul(Problem *p) {
     dnnl_matmul_desc_t desc;
     check(dnnl_matmul_desc_init(&desc, &src_md, &any_md, NULL, &dst_md), "matmul desc");
     dnnl_primitive_desc_t pd;
-    check(dnnl_primitive_desc_create(&pd, &desc, NULL, p->engine, NULL), "matmul pd");
+    const dnnl_status_t made = dnnl_primitive_desc_create(&pd, &desc, NULL, p->engine, NULL);
+    if (made == dnnl_unimplemented) return NULL;
+    check(made, "matmul pd");
     const dnnl_memory_desc_t *chosen = dnnl_primitive_desc_query_md(pd, dnnl_query_weights_md, 0);
     check(dnnl_primitive_create(&p->matmul, pd), "matmul");
 
@@ -215,6 +236,7 @@ static const char *make_matmul(Problem *p) {
 }
 
 static void free_matmul(Problem *p) {
+    if (!p->matmul) return;
     dnnl_primitive_destroy(p->matmul);
     dnnl_memory_destroy(p->weights_mem);
     dnnl_memory_destroy(p->src_mem);
@@ -235,9 +257,13 @@ typedef struct { void (*product)(Problem *); float *out; double best, seconds[RE
 /// from other work on the shared host falls on all of them rather than on whichever ran then.
 /// One warm-up round first; keeps each method's best time and each round's times.
 static void measure(Problem *p, Method *methods, int count) {
-    for (int i = 0; i < count; i++) { p->out = methods[i].out; methods[i].product(p); methods[i].best = INFINITY; }
+    for (int i = 0; i < count; i++) {
+        methods[i].best = INFINITY;
+        if (methods[i].product) { p->out = methods[i].out; methods[i].product(p); }
+    }
     for (int r = 0; r < REPS; r++) {
         for (int i = 0; i < count; i++) {
+            if (!methods[i].product) { methods[i].seconds[r] = NAN; continue; } // not available here
             // libgomp's idle threads spin for a few ms after oneDNN returns (OpenBLAS's are told not
             // to by run.sh): let them sleep so they do not take a core from the next method.
             usleep(5000);
@@ -304,6 +330,12 @@ int main(int argc, char **argv) {
            "K", "ours", "tiled", "dnnl-gemm", "dnnl-matmul", "sgemm", "ours/gemm", "ours/matmul", "ours/sg",
            "med o/gemm", "med o/mm", "err-gemm", "err-mm", "matmul impl");
 
+    // oneDNN 2.6 has no bf16 GEMM or matmul without AVX-512 (dnnl_unimplemented): those columns
+    // are then nan, and ours is compared with OpenBLAS's f32 SGEMM alone.
+    uint16_t one_a[2] = {0x3F80, 0}, one_b[2] = {0x3F80, 0};
+    float one_c = 0;
+    const int has_gemm = dnnl_gemm_bf16bf16f32('N', 'T', 1, 1, 2, 1, one_a, 2, one_b, 2, 0, &one_c, 1) == dnnl_success;
+    if (!has_gemm) printf("dnnl_gemm_bf16bf16f32: unimplemented on this CPU\n");
     dnnl_engine_t engine;
     dnnl_stream_t stream;
     check(dnnl_engine_create(&engine, dnnl_cpu, 0), "engine");
@@ -333,14 +365,16 @@ int main(int argc, char **argv) {
         const char *impl = make_matmul(&p);
         enum { OURS, GEMM, MATMUL, SGEMM, TILED };
         Method methods[] = {
-            {.product = ours_engine, .out = out_ours}, {.product = onednn_gemm, .out = out_gemm},
-            {.product = onednn_matmul, .out = out_mm}, {.product = openblas_sgemm, .out = out_other},
+            {.product = ours_engine, .out = out_ours}, {.product = has_gemm ? onednn_gemm : NULL, .out = out_gemm},
+            {.product = impl ? onednn_matmul : NULL, .out = out_mm}, {.product = openblas_sgemm, .out = out_other},
             {.product = ours_tiled, .out = out_tiled},
         };
+        if (!impl) impl = "none: this oneDNN has no bf16 matmul for this CPU";
         measure(&p, methods, 5);
         free_matmul(&p);
-        double r_ours = gflops(&p, methods[OURS].best), r_gemm = gflops(&p, methods[GEMM].best);
-        double r_mm = gflops(&p, methods[MATMUL].best), r_sg = gflops(&p, methods[SGEMM].best);
+        double r_ours = gflops(&p, methods[OURS].best), r_gemm = has_gemm ? gflops(&p, methods[GEMM].best) : NAN;
+        const int has_mm = methods[MATMUL].product != NULL; // nan in its columns where it is missing
+        double r_mm = has_mm ? gflops(&p, methods[MATMUL].best) : NAN, r_sg = gflops(&p, methods[SGEMM].best);
         double r_tiled = gflops(&p, methods[TILED].best);
 
         size_t count = sh.m * sh.n;
@@ -349,8 +383,8 @@ int main(int argc, char **argv) {
         printf("%-12s %5zu %6zu %6zu | %7.1f %7s %9.1f %11.1f %7.1f | %9.2f %11.2f %7.2f | %10.2f %7.2f | %8.1e %8.1e "
                "| %s\n",
                sh.group, sh.m, sh.n, sh.k, r_ours, tiled, r_gemm, r_mm, r_sg, r_ours / r_gemm, r_ours / r_mm,
-               r_ours / r_sg, median_ratio(&methods[GEMM], &methods[OURS]), median_ratio(&methods[MATMUL], &methods[OURS]),
-               rel_diff(out_ours, out_gemm, count), rel_diff(out_ours, out_mm, count), impl);
+               r_ours / r_sg, has_gemm ? median_ratio(&methods[GEMM], &methods[OURS]) : NAN, has_mm ? median_ratio(&methods[MATMUL], &methods[OURS]) : NAN,
+               has_gemm ? rel_diff(out_ours, out_gemm, count) : NAN, has_mm ? rel_diff(out_ours, out_mm, count) : NAN, impl);
         fflush(stdout);
         free(x); free(wf); free(w); free(xb); free(out_ours); free(out_gemm); free(out_mm); free(out_other); free(out_tiled); free(p.packed);
     }
