@@ -50,6 +50,12 @@ static void pack_b_rest(const uint16_t *const *w, size_t cols, size_t k, size_t 
     }
 }
 
+/// Split activations (omni_split_activations): row r's even elements at xs + r * 2 * half, its odd
+/// ones `half` further, half = pairs + 16. The 16 floats keep the strip's rows and their halves off
+/// multiples of 4 KiB from each other: with K = 10240 (5,120 pairs, rows 40 KiB apart) all eight
+/// streams of a 4-row strip fell in one L1 set.
+static inline size_t split_half(size_t pairs) { return pairs + 16; }
+
 #if defined(__x86_64__) && defined(__clang__)
 #include <immintrin.h>
 
@@ -247,8 +253,9 @@ static void pack_b_tile_avx2(const uint16_t *const *w, size_t cols, size_t k, si
 
 /// The activations of a product: bf16 pairs packed by omni_pack_a_bf16 (`a32`, `lda` pairs a row,
 /// zero rows up to a multiple of 8), widened per tile; or split once for the whole product into f32
-/// even and odd elements (`xs`, omni_split_activations: row r's even elements at xs + r * 2 * pairs,
-/// its odd ones `pairs` further; rows padded to a multiple of 4 with zeros), read in place.
+/// even and odd elements (`xs`, omni_split_activations: row r's even elements at xs + r * 2 * half,
+/// its odd ones `half` further, see split_half; rows padded to a multiple of 4 with zeros), read in
+/// place.
 typedef struct {
     const uint32_t *a32;
     size_t lda;
@@ -335,9 +342,10 @@ static void run_block_avx2(const act_src *src, size_t j0, size_t j1, const uint1
             const float *pe = xe, *po = xo;
             size_t lx = KA;
             if (src->xs) { // split once per product: read in place (rows padded to 4 with zeros)
-                pe = src->xs + m * 2 * src->pairs + c0;
-                po = pe + src->pairs;
-                lx = 2 * src->pairs;
+                const size_t half = split_half(src->pairs);
+                pe = src->xs + m * 2 * half + c0;
+                po = pe + half;
+                lx = 2 * half;
             } else { // rows past `rows` are zero in the packed activations
                 for (size_t i = 0; i < strip; i++)
                     widen_pairs_avx2(src->a32 + (m + i) * src->lda + c0, n, xe + i * KA, xo + i * KA);
@@ -506,15 +514,15 @@ static int split_avx2(void) {
 #endif
 }
 
-size_t omni_split_count(size_t rows, size_t k) { return (rows + 3) / 4 * 4 * 2 * ((k + 1) / 2); }
+size_t omni_split_count(size_t rows, size_t k) { return (rows + 3) / 4 * 4 * 2 * split_half((k + 1) / 2); }
 
 void omni_split_activations(const float *x, size_t ldx, size_t rows, size_t k, int round_bf16, size_t r0, size_t r1,
                             float *xs) {
-    const size_t pairs = (k + 1) / 2;
+    const size_t pairs = (k + 1) / 2, half = split_half(pairs);
     for (size_t r = r0; r < r1; r++) {
-        float *e = xs + r * 2 * pairs, *o = e + pairs;
+        float *e = xs + r * 2 * half, *o = e + half;
         if (r >= rows) {
-            memset(e, 0, 2 * pairs * sizeof(float));
+            memset(e, 0, 2 * half * sizeof(float));
             continue;
         }
         const float *xr = x + r * ldx;
@@ -543,7 +551,7 @@ void omni_gemm_split(const float *xs, size_t rows, size_t k, const uint16_t *w, 
     (void)scratch;
     for (size_t m = 0; m < rows; m++)
         for (size_t n = n0; n < n1; n++) {
-            const float *e = xs + m * 2 * pairs, *o = e + pairs;
+            const float *e = xs + m * 2 * split_half(pairs), *o = e + split_half(pairs);
             const uint16_t *y = w + n * ldw;
             float sum = 0;
             for (size_t j = 0; j < pairs; j++) {
@@ -569,7 +577,7 @@ void omni_gemm_split_packed(const float *xs, size_t rows, size_t k, const uint16
         const uint16_t *tile = packed + t * pairs * NR * 2;
         for (size_t m = 0; m < rows; m++)
             for (size_t c = 0; c < cols; c++) {
-                const float *e = xs + m * 2 * pairs, *o = e + pairs;
+                const float *e = xs + m * 2 * split_half(pairs), *o = e + split_half(pairs);
                 float sum = 0;
                 for (size_t j = 0; j < pairs; j++) {
                     sum = fmaf(e[j], bf16_at(tile + j * NR * 2 + 2 * c), sum);
