@@ -549,9 +549,10 @@ void omni_gemm_split(const float *xs, size_t rows, size_t k, const uint16_t *w, 
     }
 #endif
     (void)scratch;
+    const size_t half = split_half(pairs);
     for (size_t m = 0; m < rows; m++)
         for (size_t n = n0; n < n1; n++) {
-            const float *e = xs + m * 2 * split_half(pairs), *o = e + split_half(pairs);
+            const float *e = xs + m * 2 * half, *o = e + half;
             const uint16_t *y = w + n * ldw;
             float sum = 0;
             for (size_t j = 0; j < pairs; j++) {
@@ -572,12 +573,13 @@ void omni_gemm_split_packed(const float *xs, size_t rows, size_t k, const uint16
         return;
     }
 #endif
+    const size_t half = split_half(pairs);
     for (size_t t = t0; t < t1; t++) {
         const size_t c0 = t * NR, cols = n - c0 < NR ? n - c0 : NR;
         const uint16_t *tile = packed + t * pairs * NR * 2;
         for (size_t m = 0; m < rows; m++)
             for (size_t c = 0; c < cols; c++) {
-                const float *e = xs + m * 2 * split_half(pairs), *o = e + split_half(pairs);
+                const float *e = xs + m * 2 * half, *o = e + half;
                 float sum = 0;
                 for (size_t j = 0; j < pairs; j++) {
                     sum = fmaf(e[j], bf16_at(tile + j * NR * 2 + 2 * c), sum);

@@ -191,8 +191,8 @@ extension CPUBackend {
     /// (`MatmulPrecision.bfloat16`) rounded to bf16, then packed as bf16 pairs for AVX512-BF16 or
     /// split into even and odd f32 elements for the AVX2 / portable kernels; in the default mode
     /// split as they are, f32. Each path sums every output in one order whatever the number of
-    /// rows, so a row's result does not depend on the batch it came in. `packed`: the weights' packed copy, if the caller has it; else `weight`'s
-    /// is looked up or made.
+    /// rows, so a row's result does not depend on the batch it came in. `packed`: the weights'
+    /// packed copy, if the caller has it; else `weight`'s is looked up or made.
     private func bf16GEMM(x: UnsafePointer<Float>, rows: Int, n: Int, k: Int, packed given: UnsafePointer<UInt16>?,
                           weight: Tensor?, out: UnsafeMutablePointer<Float>) {
         let rounded = matmulPrecision == .bfloat16
