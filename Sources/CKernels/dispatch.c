@@ -91,6 +91,11 @@ void omni_cpu_relax(void) {
 #endif
 }
 
+void omni_prefetch_read(const void *p, size_t bytes) {
+    const char *c = (const char *)p;
+    for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 2);
+}
+
 int omni_cpu_has_avx512bf16(void) {
 #if defined(__x86_64__) && defined(__clang__)
     __builtin_cpu_init();

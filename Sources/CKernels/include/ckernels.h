@@ -38,6 +38,9 @@ int omni_isa_set(int level);
 int omni_isa_set_thread(int level);
 /// A spin-wait hint (x86 `pause`, Arm `yield`) for threads waiting on a flag.
 void omni_cpu_relax(void);
+/// Prefetches `bytes` from `p` toward the calling core's L2, a line at a time (no loads: memory
+/// that is no longer mapped is skipped, not faulted).
+void omni_prefetch_read(const void *p, size_t bytes);
 /// Whether the CPU has AVX512_BF16 (vdpbf16ps); informative only, results never depend on it.
 int omni_cpu_has_avx512bf16(void);
 

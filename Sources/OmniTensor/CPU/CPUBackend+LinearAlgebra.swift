@@ -218,7 +218,13 @@ extension CPUBackend {
             // Few rows read weights more than they compute: chunks of about `gemvChunkBytes` of
             // them. Many rows: one tile per chunk, so threads finish within a tile of each other.
             let chunks = rows < 32 ? tiles * kp * 64 / Self.gemvChunkBytes : tiles
-            pool.parallelFor(tiles, grain: 1, maxChunks: chunks) { t in
+            // While the caller works toward the next product, the workers prefetch its weights.
+            var after: ThreadPool.Prefetch?
+            if rows < 32, ProductLookahead.bytes > 0, pool.threads > 1 {
+                let tileBytes = kp * 64, parts = pool.partCount(tiles, maxChunks: chunks)
+                after = lookahead.advance(weights: packed, stride: (tiles + parts - 1) / parts * tileBytes, total: tiles * tileBytes)
+            }
+            pool.parallelFor(tiles, grain: 1, maxChunks: chunks, thenPrefetch: after) { t in
                 if native {
                     omni_gemm_bf16_packed(a, rows, kp, packed, n, t.lowerBound, t.upperBound, out, n)
                 } else {

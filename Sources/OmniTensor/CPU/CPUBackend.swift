@@ -20,6 +20,8 @@ public final class CPUBackend: Backend {
     public let convolutionScratchBytes: Int
     /// What products over bf16 weights (decode, prefill, the DiT) compute in.
     public let matmulPrecision: MatmulPrecision
+    /// The order products over packed weights ran in, for the workers' prefetch between them.
+    let lookahead = ProductLookahead()
 
     /// The precision of GEMMs over bf16 weights.
     public enum MatmulPrecision: String, Sendable, CaseIterable {
