@@ -394,6 +394,37 @@ static void gemm_bf16_packed_avx2(const act_src *src, size_t k, const uint16_t *
     }
 }
 
+/// v's values rounded to bf16 (nearest, ties to even) and back to f32, as omni_f32_to_bf16_bits does:
+/// NaN becomes the positive quiet NaN.
+static inline __m256 round_bf16_avx2(__m256 v) {
+    const __m256i u = _mm256_castps_si256(v);
+    const __m256i odd = _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1));
+    const __m256i r = _mm256_and_si256(_mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7FFF)), odd),
+                                       _mm256_set1_epi32((int)0xFFFF0000u));
+    const __m256 nan = _mm256_cmp_ps(v, v, _CMP_UNORD_Q);
+    return _mm256_blendv_ps(_mm256_castsi256_ps(r), _mm256_castsi256_ps(_mm256_set1_epi32(0x7FC00000)), nan);
+}
+
+/// The first pairs of one row of omni_split_activations, 8 at a time: evens and odds of two loads
+/// gathered within 128-bit lanes, then the 64-bit halves put in order. Returns the pairs done.
+static size_t split_row_avx2(const float *x, size_t pairs, int round_bf16, float *e, float *o) {
+    size_t j = 0;
+    for (; j + 8 <= pairs; j += 8) {
+        const __m256 a = _mm256_loadu_ps(x + 2 * j), b = _mm256_loadu_ps(x + 2 * j + 8);
+        // a0 a2 b0 b2 | a4 a6 b4 b6 -> a0 a2 a4 a6 b0 b2 b4 b6 (and the same for the odd ones)
+        __m256 ev = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)), od = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1));
+        ev = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(ev), _MM_SHUFFLE(3, 1, 2, 0)));
+        od = _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(od), _MM_SHUFFLE(3, 1, 2, 0)));
+        if (round_bf16) {
+            ev = round_bf16_avx2(ev);
+            od = round_bf16_avx2(od);
+        }
+        _mm256_storeu_ps(e + j, ev);
+        _mm256_storeu_ps(o + j, od);
+    }
+    return j;
+}
+
 #pragma clang attribute pop
 #endif
 
@@ -522,11 +553,16 @@ void omni_split_activations(const float *x, size_t ldx, size_t rows, size_t k, i
     for (size_t r = r0; r < r1; r++) {
         float *e = xs + r * 2 * half, *o = e + half;
         if (r >= rows) {
-            memset(e, 0, 2 * half * sizeof(float));
+            // Only a last strip of 3 rows reads a padding row (it runs the 4-row kernel).
+            if (rows % 4 == 3) memset(e, 0, 2 * half * sizeof(float));
             continue;
         }
         const float *xr = x + r * ldx;
-        for (size_t j = 0; j < pairs; j++) {
+        size_t j = 0;
+#if defined(__x86_64__) && defined(__clang__)
+        if (split_avx2()) j = split_row_avx2(xr, k / 2, round_bf16, e, o);
+#endif
+        for (; j < pairs; j++) {
             float a = xr[2 * j], b = 2 * j + 1 < k ? xr[2 * j + 1] : 0.0f;
             if (round_bf16) {
                 a = omni_bf16_bits_to_f32(omni_f32_to_bf16_bits(a));

@@ -26,6 +26,31 @@ import Testing
         #expect(samplerState.generator.next() == { var g = before; return g.next() }(), "greedy leaves the generator alone")
     }
 
+    /// argmax finds the largest 16 lanes at a time, then its first position: against the plain
+    /// scan (first strictly larger wins, NaN never does) on rows of every length around the lanes,
+    /// with ties, NaN, signed zeros and the maximum in the tail.
+    @Test func argmaxIsTheFirstLargestAsAPlainScanFindsIt() {
+        func scan(_ v: [Float]) -> Int {
+            var best = 0, bestValue = -Float.infinity
+            for (i, x) in v.enumerated() where x > bestValue { best = i; bestValue = x }
+            return best
+        }
+        var generator = SystemRandomNumberGenerator()
+        var rows: [[Float]] = [[], [.nan], [-.infinity, -.infinity], [.nan, -.infinity, 2, .nan, 2], [-0.0, 0.0, -1], [0.0, -0.0]]
+        for count in [1, 15, 16, 17, 31, 33, 200] {
+            for _ in 0..<20 {
+                var row = (0..<count).map { _ in Float(Int.random(in: -4...4, using: &generator)) }
+                if Bool.random(using: &generator) { row[Int.random(in: 0..<count, using: &generator)] = .nan }
+                rows.append(row)
+            }
+            rows.append(Array(repeating: 1, count: count - 1) + [5])
+        }
+        for row in rows {
+            let got = row.withUnsafeBufferPointer { Sampler.argmax($0) }
+            #expect(got == scan(row), "argmax of \(row)")
+        }
+    }
+
     @Test func repetitionPenaltyDividesPositiveAndMultipliesNegativeLogits() throws {
         let params = try SamplingParams(temperature: 0, repetitionPenalty: 2)
         // Token 0 is in the prompt, token 1 in the output, tokens 2 and 3 in neither.

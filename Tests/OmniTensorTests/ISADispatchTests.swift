@@ -238,6 +238,31 @@ struct ISADispatchTests {
         print("unary ops 0-15 and binary ops 0-6 (steps 0, 1, 3) \(tag): within 1e-6 of portable")
     }
 
+    /// The activations' split into even and odd elements (every bf16 product runs it): the same bits
+    /// at every level, rounded to bf16 or not, for k odd and even, below and past a vector of pairs,
+    /// over values that test the rounding (ties both ways, NaN of either sign, infinities, values
+    /// that round up to infinity, subnormals).
+    @Test(arguments: levels)
+    func splitActivationsAreIdenticalToPortable(level: Int32) {
+        var rng = SeededRandom(seed: 15)
+        let special: [Float] = [.nan, -.nan, .infinity, -.infinity, .greatestFiniteMagnitude, -0.0, 0,
+                                Float(bitPattern: 0x3F80_8000), Float(bitPattern: 0x3F81_8000), // ties: to even, up
+                                Float(bitPattern: 0x0000_0001), Float(bitPattern: 0x807F_FFFF), Float(bitPattern: 0x7F7F_FFFF)]
+        for k in [1, 2, 15, 16, 17, 33, 896, 4863] {
+            let rows = 3, ldx = k + 3
+            var x = rng.normal(rows * ldx, scale: 3)
+            for (i, v) in special.enumerated() where i * 7 < x.count { x[i * 7] = v }
+            for round in Int32(0)...1 {
+                var want = [Float](repeating: 0, count: omni_split_count(rows, k)), got = want
+                atLevel(0) { omni_split_activations(x, ldx, rows, k, round, 0, 4, &want) }
+                atLevel(level) { omni_split_activations(x, ldx, rows, k, round, 0, 4, &got) }
+                #expect(got.map(\.bitPattern) == want.map(\.bitPattern),
+                        "split k=\(k) round=\(round) @\(Self.names[Int(level)]) differs from portable")
+            }
+        }
+        print("split activations @\(Self.names[Int(level)]): bit-identical to portable (8 widths, f32 and bf16-rounded)")
+    }
+
     // MARK: Helpers
 
     private func atLevel<T>(_ level: Int32, _ body: () -> T) -> T {
