@@ -72,7 +72,7 @@ import Testing
     /// and against each row computed alone: 1, 2, 3, 5 and 8-row groups, a weight stride past k,
     /// odd k, columns not a multiple of 32, k past one 4096-pair block. Both paths, every ISA level;
     /// the AVX2 kernels and the portable loop bit for bit.
-    @Test(arguments: [(1, 5, 8), (2, 40, 33), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 46), (6, 64, 2050), (9, 40, 8203)])
+    @Test(arguments: [(1, 5, 8), (2, 40, 33), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 46), (6, 64, 2050), (9, 40, 8203), (1, 200, 300), (1, 96, 8203)])
     func packedWeightsMatchReferenceAndPerCallPacking(shape: (Int, Int, Int)) {
         let (rows, n, k) = shape
         var rng = SeededRandom(seed: UInt64(rows * 7919 + n * 31 + k))
@@ -133,7 +133,11 @@ import Testing
     /// `omni_gemm_split_packed` against the double reference on the unrounded activations (same
     /// tolerance), bit for bit against `omni_gemm_split` (tiles packed per call, in two column
     /// ranges) and row by row, at every level; AVX2 and portable bit for bit.
-    @Test(arguments: [(1, 5, 7), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 47), (6, 64, 2051), (9, 40, 8203)])
+    /// Batch 1 runs whole tiles three and two at a time: (1, 200, 300) takes 3 + 2 tiles (from tile
+    /// 1, as the second call starts there) and a narrow one, (1, 96, 8203) three tiles over more
+    /// pairs than one block of the per-call path.
+    @Test(arguments: [(1, 5, 7), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 47), (6, 64, 2051), (9, 40, 8203),
+                      (1, 200, 300), (1, 96, 8203), (4, 160, 896)])
     func f32ActivationsMatchReferenceAndAreBatchInvariant(shape: (Int, Int, Int)) {
         let (rows, n, k) = shape
         var rng = SeededRandom(seed: UInt64(rows * 131 + n * 17 + k))
