@@ -217,18 +217,26 @@ extension CPUBackend {
         if let packed = given ?? weight.flatMap({ packedBF16([$0], create: rows <= Self.bf16PackRowLimit) }) {
             // Few rows read weights more than they compute: chunks of about `gemvChunkBytes` of
             // them. Many rows: one tile per chunk, so threads finish within a tile of each other.
+            // One row on the split path multiplies whole tiles three at a time: chunks of whole
+            // groups of three keep a lone tile (one FMA chain per 8 columns) to the product's end
+            // (batch-1 decode steps 3.0-4.9% faster than chunks of any tile count, alternating
+            // every two steps of one run).
+            let unit = rows == 1 && !native ? 3 : 1
+            let groups = (tiles + unit - 1) / unit
             let chunks = rows < 32 ? tiles * kp * 64 / Self.gemvChunkBytes : tiles
             // While the caller works toward the next product, the workers prefetch its weights.
             var after: ThreadPool.Prefetch?
             if rows < 32, ProductLookahead.bytes > 0, pool.threads > 1 {
-                let tileBytes = kp * 64, parts = pool.partCount(tiles, maxChunks: chunks)
-                after = lookahead.advance(weights: packed, stride: (tiles + parts - 1) / parts * tileBytes, total: tiles * tileBytes)
+                let tileBytes = kp * 64, parts = pool.partCount(groups, maxChunks: chunks)
+                after = lookahead.advance(weights: packed, stride: (groups + parts - 1) / parts * unit * tileBytes,
+                                          total: tiles * tileBytes)
             }
-            pool.parallelFor(tiles, grain: 1, maxChunks: chunks, thenPrefetch: after) { t in
+            pool.parallelFor(groups, grain: 1, maxChunks: chunks, thenPrefetch: after) { g in
+                let t0 = g.lowerBound * unit, t1 = min(tiles, g.upperBound * unit)
                 if native {
-                    omni_gemm_bf16_packed(a, rows, kp, packed, n, t.lowerBound, t.upperBound, out, n)
+                    omni_gemm_bf16_packed(a, rows, kp, packed, n, t0, t1, out, n)
                 } else {
-                    omni_gemm_split_packed(xs, rows, k, packed, n, t.lowerBound, t.upperBound, out, n)
+                    omni_gemm_split_packed(xs, rows, k, packed, n, t0, t1, out, n)
                 }
             }
             return
