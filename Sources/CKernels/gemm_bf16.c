@@ -423,11 +423,10 @@ static void gemm_bf16_packed_avx2(const act_src *src, size_t k, const uint16_t *
     if (src->rows == 1 && src->xs) { // batch 1: whole tiles three at a time, then two (avx2_row_tiles)
         const size_t whole = t1 < n / NR ? t1 : n / NR;
         const float *xe = src->xs, *xo = xe + split_half(pairs);
-        for (; t0 + 3 <= whole; t0 += 3) avx2_row_tiles(3, xe, xo, pairs, packed + t0 * stride, stride, out + t0 * NR);
-        if (t0 + 2 <= whole) {
-            avx2_row_tiles(2, xe, xo, pairs, packed + t0 * stride, stride, out + t0 * NR);
-            t0 += 2;
-        }
+        // Four left go as two and two, not three and a lone one (avx2_kernel_1x4, four FMA chains).
+        for (; t0 + 3 <= whole && whole - t0 != 4; t0 += 3)
+            avx2_row_tiles(3, xe, xo, pairs, packed + t0 * stride, stride, out + t0 * NR);
+        for (; t0 + 2 <= whole; t0 += 2) avx2_row_tiles(2, xe, xo, pairs, packed + t0 * stride, stride, out + t0 * NR);
     }
     for (size_t t = t0; t < t1; t++) {
         const size_t c = t * NR, cols = n - c < NR ? n - c : NR;

@@ -135,9 +135,9 @@ import Testing
     /// ranges) and row by row, at every level; AVX2 and portable bit for bit.
     /// Batch 1 runs whole tiles three and two at a time: (1, 200, 300) takes 3 + 2 tiles (from tile
     /// 1, as the second call starts there) and a narrow one, (1, 96, 8203) three tiles over more
-    /// pairs than one block of the per-call path.
+    /// pairs than one block of the per-call path, (1, 160, 64) four tiles as two and two.
     @Test(arguments: [(1, 5, 7), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 47), (6, 64, 2051), (9, 40, 8203),
-                      (1, 200, 300), (1, 96, 8203), (4, 160, 896)])
+                      (1, 200, 300), (1, 96, 8203), (4, 160, 896), (1, 160, 64)])
     func f32ActivationsMatchReferenceAndAreBatchInvariant(shape: (Int, Int, Int)) {
         let (rows, n, k) = shape
         var rng = SeededRandom(seed: UInt64(rows * 131 + n * 17 + k))
