@@ -187,6 +187,37 @@ __attribute__((target("avx2"))) static uint64_t read_checksum_avx2(const void *p
 }
 #endif
 
+#if defined(__x86_64__)
+__attribute__((target("avx2"))) static uint64_t read_streams_avx2(const void *p, size_t part, size_t streams) {
+    __m256i a = _mm256_setzero_si256(), b = a;
+    for (size_t i = 0; i + 64 <= part; i += 64)
+        for (size_t s = 0; s < streams; s++) {
+            const __m256i *q = (const __m256i *)((const char *)p + s * part + i);
+            a = _mm256_xor_si256(a, _mm256_loadu_si256(q));
+            b = _mm256_xor_si256(b, _mm256_loadu_si256(q + 1));
+        }
+    uint64_t lanes[4];
+    _mm256_storeu_si256((__m256i *)lanes, _mm256_xor_si256(a, b));
+    return lanes[0] ^ lanes[1] ^ lanes[2] ^ lanes[3];
+}
+#endif
+
+uint64_t omni_read_checksum_streams(const void *p, size_t bytes, size_t streams) {
+    const size_t part = bytes / (streams ? streams : 1) / 64 * 64;
+    if (streams <= 1 || part == 0) return omni_read_checksum(p, bytes);
+#if defined(__x86_64__)
+    if (omni_isa_active() >= OMNI_ISA_AVX2) return read_streams_avx2(p, part, streams);
+#endif
+    uint64_t a = 0, b = 0;
+    for (size_t i = 0; i < part; i += 64)
+        for (size_t s = 0; s < streams; s++) {
+            const uint64_t *q = (const uint64_t *)((const char *)p + s * part + i);
+            a ^= q[0] ^ q[2] ^ q[4] ^ q[6];
+            b ^= q[1] ^ q[3] ^ q[5] ^ q[7];
+        }
+    return a ^ b;
+}
+
 uint64_t omni_read_checksum(const void *p, size_t bytes) {
 #if defined(__x86_64__)
     if (omni_isa_active() >= OMNI_ISA_AVX2) return read_checksum_avx2(p, bytes);

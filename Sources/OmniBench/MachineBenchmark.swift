@@ -68,13 +68,18 @@ public struct MachineBenchmark: Sendable {
 
     /// Bytes per chunk of the probe's second pattern (the decode products' chunk size).
     static let probeChunkBytes = 512 << 10
+    /// Streams per chunk of the probe's third pattern (512 KiB / 4: each part a multiple of 64 bytes).
+    static let probeStreams = 4
 
-    /// Best-of-`repeats` read bandwidth for each thread count, over two patterns in each repeat:
-    /// each thread streaming its own share of the buffer, and the buffer in 512 KiB chunks claimed
-    /// by the threads as they get free (how the decode products read their weights). On the Zen 3
-    /// host a C microbenchmark of the two (10 alternating rounds, 2 threads) read 6.5% faster in
-    /// chunks; with the first pattern alone, decode steps came out at up to 122% of the "roof" once
-    /// the batch-1 kernels caught up with the memory.
+    /// Best-of-`repeats` read bandwidth for each thread count, over three patterns in each repeat:
+    /// each thread streaming its own share of the buffer; the buffer in 512 KiB chunks claimed by
+    /// the threads as they get free (how the decode products read their weights); and the same
+    /// chunks each read as 4 streams side by side (as the batch-1 kernels read three tiles at
+    /// once). On the Zen 3 host, C microbenchmarks (8 - 10 alternating rounds, 2 threads) read 6.5%
+    /// faster in chunks than in halves, and 1.4x faster with 4 streams per chunk than with one (8
+    /// streams: no more). With the first pattern alone, decode steps came out at up to 122% of the
+    /// "roof" once the batch-1 kernels read several tiles at once; the roof is the fastest read
+    /// found, so it must not be a pattern the engine beats.
     func readBandwidth(threadCounts: [Int], progress: (String) -> Void) -> [Int: Double] {
         let bytes = bufferBytes / 4096 * 4096
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
@@ -110,6 +115,14 @@ public struct MachineBenchmark: Sendable {
                 start = DispatchTime.now().uptimeNanoseconds
                 pool.parallelFor(chunks, maxChunks: chunks) { range in
                     for c in range { sink[c] = omni_read_checksum(buffer + c * Self.probeChunkBytes, Self.probeChunkBytes) }
+                }
+                seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+                best = max(best, Double(chunks * Self.probeChunkBytes) / seconds / 1e9)
+                start = DispatchTime.now().uptimeNanoseconds
+                pool.parallelFor(chunks, maxChunks: chunks) { range in
+                    for c in range {
+                        sink[c] = omni_read_checksum_streams(buffer + c * Self.probeChunkBytes, Self.probeChunkBytes, Self.probeStreams)
+                    }
                 }
                 seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
                 best = max(best, Double(chunks * Self.probeChunkBytes) / seconds / 1e9)

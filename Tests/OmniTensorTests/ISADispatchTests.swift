@@ -263,6 +263,27 @@ struct ISADispatchTests {
         print("split activations @\(Self.names[Int(level)]): bit-identical to portable (8 widths, f32 and bf16-rounded)")
     }
 
+    /// The read probe's checksums cover every byte once: the XOR of all 64-bit words, whether read
+    /// as one stream or as 2, 4 or 8 side by side, at every level.
+    @Test(arguments: levels)
+    func readChecksumsCoverEveryWord(level: Int32) {
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        let words: [UInt64] = (0..<(8 * 1024)).map { _ in
+            state ^= state << 13; state ^= state >> 7; state ^= state << 17
+            return state
+        }
+        let want = words.reduce(0, ^)
+        words.withUnsafeBytes { bytes in
+            atLevel(level) {
+                #expect(omni_read_checksum(bytes.baseAddress, bytes.count) == want, "one stream @\(Self.names[Int(level)])")
+                for streams in [1, 2, 4, 8] {
+                    #expect(omni_read_checksum_streams(bytes.baseAddress, bytes.count, streams) == want,
+                            "\(streams) streams @\(Self.names[Int(level)])")
+                }
+            }
+        }
+    }
+
     // MARK: Helpers
 
     private func atLevel<T>(_ level: Int32, _ body: () -> T) -> T {
