@@ -104,28 +104,21 @@ public struct MachineBenchmark: Sendable {
             let chunks = bytes / Self.probeChunkBytes
             let sink = UnsafeMutablePointer<UInt64>.allocate(capacity: max(n, chunks))
             defer { sink.deallocate() }
+            // GB/s of one pass of `read` over `readBytes`, cut into `parts` chunks.
+            func rate(_ readBytes: Int, _ read: (Range<Int>) -> Void, parts: Int) -> Double {
+                let start = DispatchTime.now().uptimeNanoseconds
+                pool.parallelFor(parts, maxChunks: parts, read)
+                return Double(readBytes) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) / 1e9
+            }
+            let per = bytes / n / 64 * 64, chunkBytes = Self.probeChunkBytes
             for _ in 0..<repeats {
-                let per = bytes / n / 64 * 64
-                var start = DispatchTime.now().uptimeNanoseconds
-                pool.parallelFor(n) { range in
-                    for t in range { sink[t] = omni_read_checksum(buffer + t * per, per) }
-                }
-                var seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                best = max(best, Double(per * n) / seconds / 1e9)
-                start = DispatchTime.now().uptimeNanoseconds
-                pool.parallelFor(chunks, maxChunks: chunks) { range in
-                    for c in range { sink[c] = omni_read_checksum(buffer + c * Self.probeChunkBytes, Self.probeChunkBytes) }
-                }
-                seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                best = max(best, Double(chunks * Self.probeChunkBytes) / seconds / 1e9)
-                start = DispatchTime.now().uptimeNanoseconds
-                pool.parallelFor(chunks, maxChunks: chunks) { range in
-                    for c in range {
-                        sink[c] = omni_read_checksum_streams(buffer + c * Self.probeChunkBytes, Self.probeChunkBytes, Self.probeStreams)
-                    }
-                }
-                seconds = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
-                best = max(best, Double(chunks * Self.probeChunkBytes) / seconds / 1e9)
+                best = max(best, rate(per * n, { for t in $0 { sink[t] = omni_read_checksum(buffer + t * per, per) } }, parts: n))
+                best = max(best, rate(chunks * chunkBytes, { range in
+                    for c in range { sink[c] = omni_read_checksum(buffer + c * chunkBytes, chunkBytes) }
+                }, parts: chunks))
+                best = max(best, rate(chunks * chunkBytes, { range in
+                    for c in range { sink[c] = omni_read_checksum_streams(buffer + c * chunkBytes, chunkBytes, Self.probeStreams) }
+                }, parts: chunks))
             }
             results[n] = best
             progress(String(format: "  %d thread(s): %.1f GB/s", n, best))

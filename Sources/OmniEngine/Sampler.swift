@@ -245,7 +245,6 @@ public struct Sampler {
 
     // MARK: Helpers
 
-    /// The first index of the largest value (NaN never wins); 0 when every value is -inf or NaN.
     /// The first index of the largest value (NaN never wins; 0 when none is above -inf): the
     /// largest found 16 lanes at a time, then its first position.
     static func argmax(_ values: UnsafeBufferPointer<Float>) -> Int {

@@ -149,9 +149,10 @@ void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint
                            size_t t1, float *out, size_t ldo);
 /// Products over bf16 weights with the activations split once into even and odd k elements, f32
 /// (the default precision) or rounded to bf16 first (`round_bf16`: bf16 mode without AVX512-BF16):
-/// rows r0..<r1 of a buffer of omni_split_count floats (rows padded to a multiple of 4; the rows
-/// past `rows` are written as zeros; each row's even and odd halves padded by 16 floats, which keeps
-/// a strip's streams out of one L1 set at K = 10240), which the kernels read in place.
+/// rows r0..<r1 of a buffer of omni_split_count floats (rows padded to a multiple of 4; a row past
+/// `rows` is written as zeros where a kernel reads it, i.e. when rows % 4 == 3; each row's even and
+/// odd halves padded by 16 floats, which keeps a strip's streams out of one L1 set at K = 10240),
+/// which the kernels read in place.
 size_t omni_split_count(size_t rows, size_t k);
 void omni_split_activations(const float *x, size_t ldx, size_t rows, size_t k, int round_bf16, size_t r0, size_t r1,
                             float *xs);
