@@ -329,18 +329,28 @@ AVX2_KERNEL(1, 4)
 /// units twelve independent sums (measured in a decode of Qwen2.5-0.5B, 2 threads, on Zen 3, with the
 /// paths alternating every two steps of one run: two tiles 8.5-9.5% faster steps than one, three
 /// 3.4-4.9% faster than two).
+///
+/// Each tile is prefetched PREFETCH_BYTES ahead of the pair being read; over the last pairs that
+/// would run on into the next tile in memory, which is already being read (or, for the last tile,
+/// into the next group, which another thread may take). With `next` (tiles on from `b` where the
+/// calling thread's next group starts; 0: unknown) those prefetches go to the start of that group's
+/// tiles instead, so its streams start warm (decode steps 2.0-4.9% faster for the next group within
+/// a chunk, 2.5-4.0% more for the guessed next chunk, alternating every two steps of one run).
 static inline __attribute__((always_inline)) void avx2_row_tiles(int T, const float *xe, const float *xo, size_t pairs,
-                                                                 const uint16_t *b, size_t stride, float *out) {
+                                                                 const uint16_t *b, size_t stride, size_t next, float *out) {
     const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);
     __m256 c[3][4];
     for (int t = 0; t < T; t++)
         for (int v = 0; v < 4; v++) c[t][v] = _mm256_setzero_ps();
+    const size_t ahead = PREFETCH_BYTES / (NR * 4), steady = pairs > ahead ? pairs - ahead : 0;
+    const size_t redirect = next ? (next - 1) * stride * 2 : 0; // bytes from tile t + 1 to the next group's tile t
     for (size_t j = 0; j < pairs; j++) {
         const __m256i *p[3];
+        const size_t distance = PREFETCH_BYTES + (j >= steady ? redirect : 0);
         for (int t = 0; t < T; t++) {
             p[t] = (const __m256i *)(const void *)(b + t * stride + j * NR * 2);
-            _mm_prefetch((const char *)p[t] + PREFETCH_BYTES, _MM_HINT_T0);
-            _mm_prefetch((const char *)(p[t] + 2) + PREFETCH_BYTES, _MM_HINT_T0);
+            _mm_prefetch((const char *)p[t] + distance, _MM_HINT_T0);
+            _mm_prefetch((const char *)(p[t] + 2) + distance, _MM_HINT_T0);
         }
         const __m256 x = _mm256_broadcast_ss(xe + j), y = _mm256_broadcast_ss(xo + j);
         for (int v = 0; v < 4; v++) {
@@ -417,16 +427,25 @@ static void gemm_bf16_avx2(const act_src *src, size_t k, const uint16_t *w, size
     }
 }
 
+/// How many tiles on from t0 the calling thread's next group starts, after the group of T there:
+/// right after it within t0..<t1, else at `after` if that is a tile further on; 0 if unknown.
+static inline size_t next_tiles(size_t t0, size_t T, size_t t1, size_t after, size_t tiles) {
+    if (t0 + T < t1) return T;
+    return after < tiles && after > t0 ? after - t0 : 0;
+}
+
 static void gemm_bf16_packed_avx2(const act_src *src, size_t k, const uint16_t *packed, size_t n, size_t t0, size_t t1,
-                                  float *out, size_t ldo) {
+                                  float *out, size_t ldo, size_t after) {
     const size_t pairs = (k + 1) / 2, stride = pairs * NR * 2;
     if (src->rows == 1 && src->xs) { // batch 1: whole tiles three at a time, then two (avx2_row_tiles)
         const size_t whole = t1 < n / NR ? t1 : n / NR;
         const float *xe = src->xs, *xo = xe + split_half(pairs);
         // Four left go as two and two, not three and a lone one (avx2_kernel_1x4, four FMA chains).
+        const size_t tiles = (n + NR - 1) / NR;
         for (; t0 + 3 <= whole && whole - t0 != 4; t0 += 3)
-            avx2_row_tiles(3, xe, xo, pairs, packed + t0 * stride, stride, out + t0 * NR);
-        for (; t0 + 2 <= whole; t0 += 2) avx2_row_tiles(2, xe, xo, pairs, packed + t0 * stride, stride, out + t0 * NR);
+            avx2_row_tiles(3, xe, xo, pairs, packed + t0 * stride, stride, next_tiles(t0, 3, t1, after, tiles), out + t0 * NR);
+        for (; t0 + 2 <= whole; t0 += 2)
+            avx2_row_tiles(2, xe, xo, pairs, packed + t0 * stride, stride, next_tiles(t0, 2, t1, after, tiles), out + t0 * NR);
     }
     for (size_t t = t0; t < t1; t++) {
         const size_t c = t * NR, cols = n - c < NR ? n - c : NR;
@@ -570,7 +589,7 @@ void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint
     case 2: gemm_bf16_packed_native(a, rows, kp, packed, n, t0, t1, out, ldo); return;
     case 1: {
         const act_src src = {(const uint32_t *)(const void *)a, kp / 2, 0, 0, rows};
-        gemm_bf16_packed_avx2(&src, kp, packed, n, t0, t1, out, ldo);
+        gemm_bf16_packed_avx2(&src, kp, packed, n, t0, t1, out, ldo, t1);
         return;
     }
     default: break;
@@ -644,12 +663,12 @@ void omni_gemm_split(const float *xs, size_t rows, size_t k, const uint16_t *w, 
 }
 
 void omni_gemm_split_packed(const float *xs, size_t rows, size_t k, const uint16_t *packed, size_t n, size_t t0,
-                            size_t t1, float *out, size_t ldo) {
+                            size_t t1, float *out, size_t ldo, size_t after) {
     const size_t pairs = (k + 1) / 2;
 #if defined(__x86_64__) && defined(__clang__)
     if (split_avx2()) {
         const act_src src = {0, 0, xs, pairs, rows};
-        gemm_bf16_packed_avx2(&src, k, packed, n, t0, t1, out, ldo);
+        gemm_bf16_packed_avx2(&src, k, packed, n, t0, t1, out, ldo, after);
         return;
     }
 #endif

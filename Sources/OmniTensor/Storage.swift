@@ -53,6 +53,35 @@ public final class Storage: @unchecked Sendable {
         self.ownership = .mapped
     }
 
+    /// `byteCount` zero bytes in a fresh anonymous mapping aligned to 2 MiB, which the kernel is asked
+    /// to back with transparent huge pages (Linux, `MADV_HUGEPAGE`; the hosts' default is "madvise"),
+    /// for large buffers read end to end over and over: packed weights. A batch-1 GEMV over 2 MiB
+    /// pages read its weights 1 - 8% faster (relative to a plain read of the same buffer) than over
+    /// 4 KiB pages in a C microbenchmark on Zen 3, 2 threads, 1 GiB, pages of both kinds alternating
+    /// in one process (7 rounds of 7, and 3 of 3 with the next group's prefetch).
+    public init(hugePagedByteCount byteCount: Int, device: Device = .cpu) {
+        self.device = device
+        self.byteCount = byteCount
+        let huge = Self.hugePageBytes, page = max(Int(sysconf(Int32(_SC_PAGESIZE))), 1)
+        let length = (max(byteCount, 1) + page - 1) / page * page
+        let span = length + huge
+        let raw = mmap(nil, span, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0)
+        guard let raw, raw != MAP_FAILED else { fatalError("out of memory mapping \(byteCount) bytes") }
+        // Keep the 2 MiB-aligned `length` bytes inside the span; give back the rest.
+        let head = (huge - Int(bitPattern: raw) % huge) % huge
+        if head > 0 { munmap(raw, head) }
+        if span - head - length > 0 { munmap(raw + head + length, span - head - length) }
+        self.pointer = raw + head
+        #if os(Linux)
+        _ = madvise(pointer, length, MADV_HUGEPAGE)
+        #endif
+        self.owner = nil
+        self.ownership = .mapped
+    }
+
+    /// The huge page size `init(hugePagedByteCount:)` aligns to.
+    static let hugePageBytes = 2 << 20
+
     /// Allocates `byteCount` bytes left as they are (64-byte aligned), for results a kernel writes
     /// in full: the zero fill of `init(byteCount:)` would be a pass over the memory for nothing.
     public init(uninitializedByteCount byteCount: Int, device: Device = .cpu) {

@@ -111,7 +111,7 @@ import Testing
                 var xs = [Float](repeating: .nan, count: omni_split_count(rows, k))
                 omni_split_activations(x, k, rows, k, 1, 0, (rows + 3) / 4 * 4, &xs)
                 var split = [Float](repeating: .nan, count: rows * n)
-                omni_gemm_split_packed(xs, rows, k, packed, n, 0, tiles, &split, n)
+                omni_gemm_split_packed(xs, rows, k, packed, n, 0, tiles, &split, n, tiles)
                 #expect(split.map(\.bitPattern) == out.map(\.bitPattern), "\(rows)x\(n)x\(k) \(path): split bf16 != packed bf16")
             }
             for r in [0, rows / 2, rows - 1] {
@@ -132,7 +132,8 @@ import Testing
     /// f32 activations against bf16 weights (the default precision), split once per product:
     /// `omni_gemm_split_packed` against the double reference on the unrounded activations (same
     /// tolerance), bit for bit against `omni_gemm_split` (tiles packed per call, in two column
-    /// ranges) and row by row, at every level; AVX2 and portable bit for bit.
+    /// ranges) and row by row (told of different next tiles), at every level; AVX2 and portable bit
+    /// for bit.
     /// Batch 1 runs whole tiles three and two at a time: (1, 200, 300) takes 3 + 2 tiles (from tile
     /// 1, as the second call starts there) and a narrow one, (1, 96, 8203) three tiles over more
     /// pairs than one block of the per-call path, (1, 160, 64) four tiles as two and two.
@@ -161,8 +162,8 @@ import Testing
                 omni_pack_b_bf16_rows(rowPointers, n, k, 0, tiles, &packed)
             }
             var out = [Float](repeating: .nan, count: rows * n)
-            omni_gemm_split_packed(xs, rows, k, packed, n, 0, 1, &out, n)
-            omni_gemm_split_packed(xs, rows, k, packed, n, 1, tiles, &out, n)
+            omni_gemm_split_packed(xs, rows, k, packed, n, 0, 1, &out, n, 1)
+            omni_gemm_split_packed(xs, rows, k, packed, n, 1, tiles, &out, n, tiles)
             let error = worstError(rows: rows, n: n, k: k, out: out, a: xd, w: dense)
             #expect(error <= 1e-4, "f32 x bf16 \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| > 1e-4")
             print("GEMM f32 activations x bf16 weights \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| (<= 1e-4)")
@@ -175,7 +176,8 @@ import Testing
                 var alone = [Float](repeating: .nan, count: omni_split_count(1, k))
                 omni_split_activations(Array(x[(r * ldx)..<(r * ldx + k)]), k, 1, k, 0, 0, 4, &alone)
                 var row = [Float](repeating: .nan, count: n)
-                omni_gemm_split_packed(alone, 1, k, packed, n, 0, tiles, &row, n)
+                // What the thread is told comes next (`after`) moves its prefetches only.
+                omni_gemm_split_packed(alone, 1, k, packed, n, 0, tiles, &row, n, [tiles, 3, 2][r % 3])
                 #expect(row.map(\.bitPattern) == out[(r * n)..<(r * n + n)].map(\.bitPattern),
                         "\(rows)x\(n)x\(k) \(path): row \(r) alone differs from it among \(rows)")
             }

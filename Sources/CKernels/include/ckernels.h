@@ -162,8 +162,12 @@ void omni_split_activations(const float *x, size_t ldx, size_t rows, size_t k, i
 /// bf16-rounded activations, the bits of omni_gemm_bf16* at the AVX2 and portable levels).
 void omni_gemm_split(const float *xs, size_t rows, size_t k, const uint16_t *w, size_t ldw, size_t n0, size_t n1,
                      float *out, size_t ldo, uint16_t *scratch);
+/// `after`: the first tile the calling thread will probably multiply once tiles t0..<t1 are done
+/// (the tiles' count or more: none known). One row reads its tiles in groups; the end of each
+/// group prefetches the start of the next group it runs (within t0..<t1, else at `after`) instead
+/// of running on into the next tiles in memory. It moves prefetches only, never a result.
 void omni_gemm_split_packed(const float *xs, size_t rows, size_t k, const uint16_t *packed, size_t n, size_t t0,
-                            size_t t1, float *out, size_t ldo);
+                            size_t t1, float *out, size_t ldo, size_t after);
 
 #ifdef __cplusplus
 }

@@ -170,7 +170,7 @@ extension CPUBackend {
                 let base = UnsafePointer(UnsafeRawPointer(part.rawPointer).assumingMemoryBound(to: UInt16.self))
                 for r in 0..<part.shape[0] { rowPointers.append(base + r * part.strides[0]) }
             }
-            let packed = Storage(uninitializedByteCount: omni_gemm_bf16_packed_count(n, k) * 2)
+            let packed = Storage(hugePagedByteCount: omni_gemm_bf16_packed_count(n, k) * 2)
             let dst = packed.pointer.assumingMemoryBound(to: UInt16.self)
             rowPointers.withUnsafeBufferPointer { rows in
                 pool.parallelFor((n + 31) / 32, grain: 16) { t in
@@ -239,7 +239,10 @@ extension CPUBackend {
                 if native {
                     omni_gemm_bf16_packed(a, rows, kp, packed, n, t0, t1, out, n)
                 } else {
-                    omni_gemm_split_packed(xs, rows, k, packed, n, t0, t1, out, n)
+                    // Threads claim chunks in turn, so this thread's next chunk is probably the
+                    // one `threads` chunks on: its last group prefetches that chunk's start.
+                    let after = g.upperBound + (pool.threads - 1) * g.count
+                    omni_gemm_split_packed(xs, rows, k, packed, n, t0, t1, out, n, after < groups ? start(after) : tiles)
                 }
             }
             return
