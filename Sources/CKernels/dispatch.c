@@ -173,7 +173,7 @@ size_t omni_paged_attention_bf16_scratch(size_t max_visible, size_t head_dim, si
 }
 
 size_t omni_paged_attention_scratch(size_t max_visible, size_t head_dim) { // groups of up to 64 rows share it
-    const size_t jpad = (max_visible + 3) / 4 * 4;
+    const size_t jpad = (max_visible + 7) / 8 * 8; // scores in blocks of up to 8 keys
     return jpad * 64 + head_dim * 64 + 2 * max_visible * (sizeof(float *) / sizeof(float));
 }
 

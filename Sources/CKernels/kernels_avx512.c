@@ -9,6 +9,7 @@
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))), apply_to = function)
 
 #define KSUFFIX(name) avx512_##name
+#define PA_VALUE_DIMS 32 // attention outputs: 4 rows x 2 vectors of 16 in registers
 #include "loops.inc"
 
 static inline __m512 load_bf16x16(const uint16_t *p) {

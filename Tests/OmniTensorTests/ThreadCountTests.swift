@@ -54,7 +54,7 @@ struct ThreadCountTests {
         let rows = Tensor(rng.normal(20 * 300), shape: [20, 300])
         expectSameOnAllThreadCounts("linear GEMV, bf16 weight") { $0.linear(row, weight: weight, bias: bias) }
         // Batch 1 runs tiles in groups of three, the one or two left over first: 22 tiles leave
-        // one, 32 (the last narrow) leave two.
+        // one (a first group of four, run as two and two), 32 (the last narrow) leave two.
         let wide = Tensor(rng.normal(1000 * 300), shape: [1000, 300], dtype: .bf16)
         expectSameOnAllThreadCounts("linear GEMV, bf16 weight, 32 tiles") { $0.linear(row, weight: wide, bias: nil) }
         expectSameOnAllThreadCounts("linear GEMM, bf16 weight widened in panels") { $0.linear(rows, weight: weight, bias: bias) }
