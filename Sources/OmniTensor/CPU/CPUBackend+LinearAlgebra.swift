@@ -229,7 +229,10 @@ extension CPUBackend {
             let rest = tiles % unit, lead = rest == 1 && tiles > unit ? unit + 1 : rest
             let groups = lead == 0 ? tiles / unit : 1 + (tiles - lead) / unit
             let start = { (g: Int) -> Int in lead == 0 || g == 0 ? g * unit : lead + (g - 1) * unit }
-            let chunks = rows < 32 ? tiles * kp * 64 / Self.gemvChunkBytes : tiles
+            // One row: a chunk per group, so the threads end a product within one group of each
+            // other (1.8-4.1% faster steps than chunks of about gemvChunkBytes, 3 groups at K =
+            // 896; the next group's prefetch works across chunks).
+            let chunks = unit > 1 ? groups : rows < 32 ? tiles * kp * 64 / Self.gemvChunkBytes : tiles
             // While the caller works toward the next product, the workers prefetch its weights.
             var after: ThreadPool.Prefetch?
             if rows < 32, ProductLookahead.bytes > 0, pool.threads > 1 {
