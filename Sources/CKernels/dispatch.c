@@ -149,18 +149,6 @@ void omni_paged_attention_bf16(size_t rows, const float *const *q, float *const 
     // The sequence's keys and values widened (exactly) into rows of their own, then the f32 kernel
     // over them as one block: the same sums as over an f32 cache holding the same values.
     float *kf = scratch + omni_paged_attention_scratch(maxv, head_dim), *vf = kf + maxv * head_dim;
-    // The rows come from memory (a decode step's weights evicted them since the last step). Ask for
-    // the first keys and values all at once, toward L2 (omni_paged_upfront_rows); the widening asks
-    // for the rest as it goes.
-    // Decode steps 2.5-3.2% faster with the first OMNI_PAGED_AHEAD rows of each asked for before its
-    // widening, then 1.9-3.2% more with all of both asked for first (Qwen2.5-0.5B, contexts up to
-    // 416, on Zen 3, alternating every two steps of one run).
-    const size_t upfront = omni_paged_upfront_rows((head_dim + value_dim) * sizeof(uint16_t));
-    for (size_t j = 0; j < upfront && j < maxv; j++) {
-        const size_t slot = omni_paged_slot(table, block, j);
-        omni_prefetch_row(keys + slot * kstride, head_dim * sizeof(uint16_t), 2);
-        omni_prefetch_row(values + slot * vstride, value_dim * sizeof(uint16_t), 2);
-    }
     k->paged_rows_bf16_to_f32(keys, kstride, table, block, maxv, head_dim, kf);
     k->paged_rows_bf16_to_f32(values, vstride, table, block, maxv, value_dim, vf);
     const int32_t whole = 0;

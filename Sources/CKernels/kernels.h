@@ -33,27 +33,6 @@ extern const omni_kernel_table omni_avx2_kernels;
 extern const omni_kernel_table omni_avx512_kernels;
 #endif
 
-/// The cache slot of a sequence's j-th cached token, through its block table.
-static inline size_t omni_paged_slot(const int32_t *table, size_t block, size_t j) {
-    return (size_t)table[j / block] * block + j % block;
-}
-/// Prefetches the cache lines of `bytes` from `p` (`level`: __builtin_prefetch's locality, 3 = L1).
-#define omni_prefetch_row(p, bytes, level)                                                          \
-    do {                                                                                           \
-        const char *row_ = (const char *)(p);                                                      \
-        for (size_t b_ = 0; b_ < (bytes); b_ += 64) __builtin_prefetch(row_ + b_, 0, level);       \
-    } while (0)
-/// How many rows ahead the widening of a bf16 cache's rows asks for them (decode steps 1.7-2.7%
-/// faster at 32 than at 8, 2.9-3.9% more at 96; Qwen2.5-0.5B on Zen 3, alternating every two steps).
-enum { OMNI_PAGED_AHEAD = 96 };
-/// How many of a sequence's cached rows (keys and values, `row_bytes` for both) attention asks for
-/// before it starts on them: up to 192 KiB, well inside a 512 KiB L2 beside what the kernel works
-/// on, and at least the OMNI_PAGED_AHEAD rows it starts on before it asks for rows ahead itself.
-static inline size_t omni_paged_upfront_rows(size_t row_bytes) {
-    const size_t cap = (192u << 10) / (row_bytes ? row_bytes : 1);
-    return cap > OMNI_PAGED_AHEAD ? cap : OMNI_PAGED_AHEAD;
-}
-
 static inline float omni_bf16_bits_to_f32(uint16_t h) {
     uint32_t u = (uint32_t)h << 16;
     float f;

@@ -223,15 +223,15 @@ extension CPUBackend {
             // multiple of three form the first group: the last chunks, which decide when the
             // product ends, stay whole groups (1.8-3.6% faster steps than leaving them last). A
             // lone tile joins three others, which run as two and two: alone it has four FMA chains
-            // and runs at about half speed (3 of Qwen2.5-0.5B's 4 products per layer have one;
-            // 1.9-3.3% faster steps).
+            // and runs at about half speed (3 of Qwen2.5-0.5B's 4 products per layer have one; the
+            // other thread takes up the slack, so steps were only 0.3% faster, within the noise).
             let unit = rows == 1 && !native ? 3 : 1
             let rest = tiles % unit, lead = rest == 1 && tiles > unit ? unit + 1 : rest
             let groups = lead == 0 ? tiles / unit : 1 + (tiles - lead) / unit
             let start = { (g: Int) -> Int in lead == 0 || g == 0 ? g * unit : lead + (g - 1) * unit }
             // One row: a chunk per group, so the threads end a product within one group of each
-            // other (1.8-4.1% faster steps than chunks of about gemvChunkBytes, 3 groups at K =
-            // 896; the next group's prefetch works across chunks).
+            // other, and a thread's next group is the chunk `threads` on (steps 0.2% faster than
+            // chunks of about gemvChunkBytes, 3 groups at K = 896: within the noise).
             let chunks = unit > 1 ? groups : rows < 32 ? tiles * kp * 64 / Self.gemvChunkBytes : tiles
             // While the caller works toward the next product, the workers prefetch its weights.
             var after: ThreadPool.Prefetch?
