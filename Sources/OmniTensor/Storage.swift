@@ -55,10 +55,10 @@ public final class Storage: @unchecked Sendable {
 
     /// `byteCount` zero bytes in a fresh anonymous mapping aligned to 2 MiB, which the kernel is asked
     /// to back with transparent huge pages (Linux, `MADV_HUGEPAGE`; the hosts' default is "madvise"),
-    /// for large buffers read end to end over and over: packed weights. A batch-1 GEMV over 2 MiB
-    /// pages read its weights 1 - 8% faster (relative to a plain read of the same buffer) than over
-    /// 4 KiB pages in a C microbenchmark on Zen 3, 2 threads, 1 GiB, pages of both kinds alternating
-    /// in one process (7 rounds of 7, and 3 of 3 with the next group's prefetch).
+    /// for large buffers read end to end over and over: packed weights. In a C microbenchmark on
+    /// Zen 3 (2 threads, 1 GiB, pages of both kinds alternating in one process) a batch-1 GEMV over
+    /// 2 MiB pages came 0.4 - 5% closer to a plain read of the same buffer than over 4 KiB pages in
+    /// 7 rounds of 7, and ran 3 - 9% faster in 3 of 3 with the next group's prefetch.
     public init(hugePagedByteCount byteCount: Int, device: Device = .cpu) {
         self.device = device
         self.byteCount = byteCount
