@@ -328,7 +328,8 @@ AVX2_KERNEL(1, 4)
 /// pair, and a batch-1 product did not keep up with the weights arriving; three tiles give the FMA
 /// units twelve independent sums (measured in a decode of Qwen2.5-0.5B, 2 threads, on Zen 3, with the
 /// paths alternating every two steps of one run: two tiles 8.5-9.5% faster steps than one, three
-/// 3.4-4.9% faster than two).
+/// 3.4-4.9% faster than two; that harness, run in one phase, favoured "on" by about 2.5%, and
+/// separate binaries run in turn gave 14.2 / 16.7, 17.0 / 20.5, 16.4 / 19.0 tok/s, old / new).
 ///
 /// Each tile is prefetched PREFETCH_BYTES ahead of the pair being read; over the last pairs that
 /// would run on into the next tile in memory, which is already being read (or, for the last tile,

@@ -66,14 +66,16 @@ public struct MachineBenchmark: Sendable {
             bf16GemvGBps: gemv, bf16GemvShareOfRoof: best > 0 ? gemv / best : 0)
     }
 
-    /// Bytes per chunk of the probe's second pattern (the decode products' chunk size).
+    /// Bytes per chunk of the probe's second pattern (`CPUBackend.gemvChunkBytes`'s default, the
+    /// chunk size of products over a few rows; batch-1 decode claims whole tile groups, 168 KiB to
+    /// 912 KiB on Qwen2.5-0.5B).
     static let probeChunkBytes = 512 << 10
     /// Streams per chunk of the probe's third pattern (512 KiB / 4: each part a multiple of 64 bytes).
     static let probeStreams = 4
 
     /// Best-of-`repeats` read bandwidth for each thread count, over three patterns in each repeat:
     /// each thread streaming its own share of the buffer; the buffer in 512 KiB chunks claimed by
-    /// the threads as they get free (how the decode products read their weights); and the same
+    /// the threads as they get free (how the few-row products read their weights); and the same
     /// chunks each read as 4 streams side by side (as the batch-1 kernels read three tiles at
     /// once). On the Zen 3 host, C microbenchmarks (8 - 10 alternating rounds, 2 threads) read 6.5%
     /// faster in chunks than in halves, and 1.4x faster with 4 streams per chunk than with one (8

@@ -217,14 +217,14 @@ extension CPUBackend {
         if let packed = given ?? weight.flatMap({ packedBF16([$0], create: rows <= Self.bf16PackRowLimit) }) {
             // Few rows read weights more than they compute: chunks of about `gemvChunkBytes` of
             // them. Many rows: one tile per chunk, so threads finish within a tile of each other.
-            // One row on the split path multiplies whole tiles three at a time, so its chunks are
-            // whole groups of three tiles (batch-1 decode steps 3.0-4.9% faster than chunks of any
-            // tile count, alternating every two steps of one run). The one or two tiles over a
-            // multiple of three form the first group: the last chunks, which decide when the
-            // product ends, stay whole groups (1.8-3.6% faster steps than leaving them last). A
+            // One row on the split path multiplies whole tiles three at a time, so it works in
+            // groups of three tiles. The one or two tiles over a multiple of three form the first
+            // group, so the last chunks, which decide when the product ends, are whole groups. A
             // lone tile joins three others, which run as two and two: alone it has four FMA chains
-            // and runs at about half speed (3 of Qwen2.5-0.5B's 4 products per layer have one; the
-            // other thread takes up the slack, so steps were only 0.3% faster, within the noise).
+            // and runs at about half speed. (Measured in decode with the alternating harness:
+            // groups +3.0-4.9% against chunks of any tile count and leftover first +1.8-3.6%, both
+            // in one phase only, which favoured "on" by about 2.5%; the lone tile, bias cancelled,
+            // +0.3%, within the noise: the other thread takes up the slack.)
             let unit = rows == 1 && !native ? 3 : 1
             let rest = tiles % unit, lead = rest == 1 && tiles > unit ? unit + 1 : rest
             let groups = lead == 0 ? tiles / unit : 1 + (tiles - lead) / unit

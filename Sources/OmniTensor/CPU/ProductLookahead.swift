@@ -22,6 +22,9 @@ final class ProductLookahead: Sendable {
     /// prefetch on and off every other two steps of one run (so the host's drifting bandwidth falls
     /// on both alike), workers only: 128 KiB 2.4% faster steps, 256 KiB 3.0-4.7%, 512 KiB 3.0-4.0%,
     /// 768 KiB 2.8%; the caller too, 256 KiB: 2.4-3.5% in bf16 mode, 2.8-3.8% in the default mode.
+    /// That harness later proved to favour the "on" half by about 2.5% whatever the code
+    /// (docs/benchmarks.md, fourth round), so these gains may be mostly its bias; with the bias
+    /// cancelled, 2 MiB against 256 KiB measured +0.9 and -0.7%.
     static let bytes = (ProcessInfo.processInfo.environment["OMNI_LOOKAHEAD_KB"].flatMap(Int.init) ?? 256) << 10
 
     /// Records that the product over the weights at `weights` (`total` bytes, read in chunks of
