@@ -142,22 +142,8 @@ void omni_paged_attention_bf16(size_t rows, const float *const *q, float *const 
                                const uint16_t *keys, size_t kstride, const uint16_t *values, size_t vstride,
                                const int32_t *table, size_t block, size_t head_dim, size_t value_dim, float scale,
                                float *scratch) {
-    size_t maxv = 0;
-    for (size_t r = 0; r < rows; r++) maxv = visible[r] > maxv ? visible[r] : maxv;
-    if (rows == 0 || maxv == 0) return;
-    const omni_kernel_table *k = K();
-    // The sequence's keys and values widened (exactly) into rows of their own, then the f32 kernel
-    // over them as one block: the same sums as over an f32 cache holding the same values.
-    float *kf = scratch + omni_paged_attention_scratch(maxv, head_dim), *vf = kf + maxv * head_dim;
-    k->paged_rows_bf16_to_f32(keys, kstride, table, block, maxv, head_dim, kf);
-    k->paged_rows_bf16_to_f32(values, vstride, table, block, maxv, value_dim, vf);
-    const int32_t whole = 0;
-    k->paged_attention_f32(rows, q, out, visible, kf, head_dim, vf, value_dim, &whole, maxv, head_dim, value_dim, scale,
-                           scratch);
-}
-
-size_t omni_paged_attention_bf16_scratch(size_t max_visible, size_t head_dim, size_t value_dim) {
-    return omni_paged_attention_scratch(max_visible, head_dim) + max_visible * (head_dim + value_dim);
+    K()->paged_attention_bf16(rows, q, out, visible, keys, kstride, values, vstride, table, block, head_dim, value_dim,
+                              scale, scratch);
 }
 
 size_t omni_paged_attention_scratch(size_t max_visible, size_t head_dim) { // groups of up to 64 rows share it

@@ -20,9 +20,9 @@ typedef struct {
     void (*silu_mul_f32)(const float *, const float *, float *, size_t);
     void (*scale_f32)(float *, float, size_t);
     void (*softmax_f32)(float *, size_t);
-    /// Rows j < count of a paged cache (row j at src + slot(j) * stride, slot from the block table)
-    /// widened to f32, `dim` values each, into dst[j * dim].
-    void (*paged_rows_bf16_to_f32)(const uint16_t *, size_t, const int32_t *, size_t, size_t, size_t, float *);
+    /// omni_paged_attention_bf16: the f32 kernel's sums over a bf16 cache, read in place.
+    void (*paged_attention_bf16)(size_t, const float *const *, float *const *, const size_t *, const uint16_t *, size_t,
+                                 const uint16_t *, size_t, const int32_t *, size_t, size_t, size_t, float, float *);
     void (*paged_attention_f32)(size_t, const float *const *, float *const *, const size_t *, const float *, size_t,
                                 const float *, size_t, const int32_t *, size_t, size_t, size_t, float, float *);
 } omni_kernel_table;

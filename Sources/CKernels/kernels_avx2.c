@@ -6,7 +6,8 @@
 
 #pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
 
-#define KSUFFIX(name) avx2_##name
+#define KSUFFIX(name) KSUFFIX_(name) // two steps: a name built by a macro expands first
+#define KSUFFIX_(name) avx2_##name
 #include "loops.inc"
 
 static inline __m256 load_bf16x8(const uint16_t *p) {
@@ -151,7 +152,7 @@ const omni_kernel_table omni_avx2_kernels = {
     .silu_mul_f32 = avx2_silu_mul_f32,
     .scale_f32 = avx2_scale_f32,
     .softmax_f32 = avx2_softmax_f32,
-    .paged_rows_bf16_to_f32 = avx2_paged_rows_bf16_to_f32,
+    .paged_attention_bf16 = avx2_paged_attention_bf16,
     .paged_attention_f32 = avx2_paged_attention_f32,
 };
 

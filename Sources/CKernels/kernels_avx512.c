@@ -8,7 +8,8 @@
 
 #pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx2,fma,f16c"))), apply_to = function)
 
-#define KSUFFIX(name) avx512_##name
+#define KSUFFIX(name) KSUFFIX_(name) // two steps: a name built by a macro expands first
+#define KSUFFIX_(name) avx512_##name
 #define PA_VALUE_DIMS 32 // attention outputs: 4 rows x 2 vectors of 16 in registers
 #include "loops.inc"
 
@@ -266,7 +267,7 @@ const omni_kernel_table omni_avx512_kernels = {
     .silu_mul_f32 = avx512_silu_mul_f32,
     .scale_f32 = avx512_scale_f32,
     .softmax_f32 = avx512_softmax_f32,
-    .paged_rows_bf16_to_f32 = avx512_paged_rows_bf16_to_f32,
+    .paged_attention_bf16 = avx512_paged_attention_bf16,
     .paged_attention_f32 = avx512_paged_attention_f32,
 };
 

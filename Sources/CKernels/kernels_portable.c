@@ -1,7 +1,8 @@
 // Portable C kernels: the reference level every other level must agree with.
 #include "kernels.h"
 
-#define KSUFFIX(name) portable_##name
+#define KSUFFIX(name) KSUFFIX_(name) // two steps: a name built by a macro expands first
+#define KSUFFIX_(name) portable_##name
 #include "loops.inc"
 
 static void portable_bf16_to_f32(const uint16_t *s, float *d, size_t n) {
@@ -84,6 +85,6 @@ const omni_kernel_table omni_portable_kernels = {
     .silu_mul_f32 = portable_silu_mul_f32,
     .scale_f32 = portable_scale_f32,
     .softmax_f32 = portable_softmax_f32,
-    .paged_rows_bf16_to_f32 = portable_paged_rows_bf16_to_f32,
+    .paged_attention_bf16 = portable_paged_attention_bf16,
     .paged_attention_f32 = portable_paged_attention_f32,
 };

@@ -173,6 +173,67 @@ struct ISADispatchTests {
         report("sumsq \(tag)", sumsqWorst, 1e-6)
     }
 
+    /// Paged attention, over an f32 cache and over a bf16 cache read in place: bit-identical to
+    /// portable at every level (every sum runs in one fixed order at every level), and the bf16
+    /// cache's result bit-identical to the f32 kernel's over the widened values. Shapes cross the
+    /// kernels' lane counts (8, 16, 64 and a second group of 64), a value size with a narrow last
+    /// slice (72 = 64 + 8 with AVX2, 32 + 32 + 8 with AVX-512), rows that see different numbers of
+    /// keys, and a scattered block table.
+    @Test(arguments: levels)
+    func pagedAttentionMatchesPortable(level: Int32) {
+        var rng = SeededRandom(seed: 29)
+        let block = 4, blocks = 40, kvHeads = 2
+        for (rows, headDim, valueDim, context) in [(7, 64, 64, 80), (12, 20, 72, 33), (40, 64, 72, 61), (70, 16, 16, 90)] {
+            let table = (0..<((context + block - 1) / block)).map { Int32((blocks - 1 - 3 * $0 + 3 * blocks) % blocks) }
+            let kStride = kvHeads * headDim, vStride = kvHeads * valueDim
+            let keys16 = rng.normal(blocks * block * kStride).map(HalfBits.bf16)
+            let values16 = rng.normal(blocks * block * vStride).map(HalfBits.bf16)
+            let widen = { (b: UInt16) in Float(bitPattern: UInt32(b) << 16) }
+            let keys = keys16.map(widen), values = values16.map(widen)
+            let queries = rng.normal(rows * headDim, scale: 2)
+            let visible = (0..<rows).map { context - (rows - 1 - $0) % 9 } // a few rows see fewer keys
+            let scale = 1 / Float(headDim).squareRoot()
+            var scratch = [Float](repeating: 0, count: omni_paged_attention_scratch(context, headDim))
+            func attention(_ level: Int32, bf16: Bool) -> [Float] {
+                var out = [Float](repeating: .nan, count: rows * valueDim)
+                queries.withUnsafeBufferPointer { q in
+                    out.withUnsafeMutableBufferPointer { o in
+                        let qRows: [UnsafePointer<Float>?] = (0..<rows).map { q.baseAddress! + $0 * headDim }
+                        let oRows: [UnsafeMutablePointer<Float>?] = (0..<rows).map { o.baseAddress! + $0 * valueDim }
+                        // The second KV head's columns: rows start part-way into the cache's rows.
+                        if bf16 {
+                            keys16.withUnsafeBufferPointer { k in
+                                values16.withUnsafeBufferPointer { v in
+                                    atLevel(level) {
+                                        omni_paged_attention_bf16(rows, qRows, oRows, visible, k.baseAddress! + headDim, kStride,
+                                                                  v.baseAddress! + valueDim, vStride, table, block, headDim,
+                                                                  valueDim, scale, &scratch)
+                                    }
+                                }
+                            }
+                        } else {
+                            keys.withUnsafeBufferPointer { k in
+                                values.withUnsafeBufferPointer { v in
+                                    atLevel(level) {
+                                        omni_paged_attention_f32(rows, qRows, oRows, visible, k.baseAddress! + headDim, kStride,
+                                                                 v.baseAddress! + valueDim, vStride, table, block, headDim,
+                                                                 valueDim, scale, &scratch)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                return out
+            }
+            let want = attention(0, bf16: false)
+            let shape = "\(rows) rows, d \(headDim)/\(valueDim), ctx \(context) @\(Self.names[Int(level)])"
+            #expect(want.allSatisfy { !$0.isNaN }, "\(shape): an output was not written")
+            #expect(attention(level, bf16: false).map(\.bitPattern) == want.map(\.bitPattern), "f32 cache, \(shape)")
+            #expect(attention(level, bf16: true).map(\.bitPattern) == want.map(\.bitPattern), "bf16 cache, \(shape)")
+        }
+    }
+
     /// exp (our own polynomial, used by softmax, silu and sigmoid): bit-identical at every level,
     /// and within 1 ulp of the correctly rounded e^x (double exp, rounded) over 2^20 points of
     /// [-104, 89] (subnormal results included), with inf, 0 and NaN where they belong.

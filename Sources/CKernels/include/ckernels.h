@@ -115,14 +115,13 @@ void omni_paged_attention_f32(size_t rows, const float *const *q, float *const *
                               const int32_t *table, size_t block, size_t head_dim, size_t value_dim, float scale,
                               float *scratch);
 size_t omni_paged_attention_scratch(size_t max_visible, size_t head_dim);
-/// The same over a bf16 cache: keys and values are widened to f32 (exactly) before the f32
-/// kernel runs, so results equal the f32 kernel's over an f32 cache holding the same values.
-/// scratch: omni_paged_attention_bf16_scratch floats.
+/// The same over a bf16 cache, read where it lies: each key and value is widened (exactly) in
+/// registers as it is used, so results equal the f32 kernel's over an f32 cache holding the same
+/// values, and nothing is copied. scratch: omni_paged_attention_scratch floats, as for f32.
 void omni_paged_attention_bf16(size_t rows, const float *const *q, float *const *out, const size_t *visible,
                                const uint16_t *keys, size_t kstride, const uint16_t *values, size_t vstride,
                                const int32_t *table, size_t block, size_t head_dim, size_t value_dim, float scale,
                                float *scratch);
-size_t omni_paged_attention_bf16_scratch(size_t max_visible, size_t head_dim, size_t value_dim);
 
 // ---- bf16-precision GEMM: the backend's opt-in bf16 matmul mode (gemm_bf16.c says what it computes) ----
 /// Which kernels run it at the calling thread's ISA level: 2 AVX512-BF16, 1 AVX2 + FMA (values

@@ -51,8 +51,7 @@ extension CPUBackend {
         let sequences = batch.sequences
         let maxContext = sequences.map(\.contextLength).max() ?? 0
         let maxRows = tokenBlock * group
-        let scratchCount = bf16 ? omni_paged_attention_bf16_scratch(maxContext, headDim, valueDim)
-            : omni_paged_attention_scratch(maxContext, headDim)
+        let scratchCount = omni_paged_attention_scratch(maxContext, headDim)
         let kStride = kvHeads * headDim, vStride = kvHeads * valueDim
         // Units differ in cost (context lengths): each is a chunk, claimed as threads get free.
         // Per chunk: the row pointers and visible counts (8 bytes each), then the kernel's scratch.
