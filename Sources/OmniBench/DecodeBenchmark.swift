@@ -7,6 +7,12 @@ import OmniPipeline
 /// against the read-bandwidth roof measured in the same run with the same threads:
 /// roof tok/s = read bandwidth / bytes read per token (weights in their stored dtype, lm_head
 /// included, plus the KV cache at the mean context).
+///
+/// Two roofs: the best probe of the whole run (`probe.repeats` passes before the runs and as many
+/// after), against the fastest run; and, for each run, the best of `bracketPasses` passes just
+/// before it and as many just after it, against that run's own rate (`pairedRoofFractions`). The
+/// host's bandwidth drifts by a third within minutes, so the first compares a run with the best
+/// moment of several minutes; the second compares each run with the seconds around it.
 public struct DecodeBenchmark: Sendable {
     public var modelDirectory: String
     public var threadCounts: [Int]
@@ -42,6 +48,11 @@ public struct DecodeBenchmark: Sendable {
         public var readBandwidthGBps: Double
         public var roofTokensPerSecond: Double
         public var roofFraction: Double
+        /// The probe's best pass just before each run, and just after the last (GB/s): run i lies
+        /// between entries i and i + 1.
+        public var bracketBandwidthGBps: [Double]
+        /// Each run's read rate (tok/s x bytes per token) over the better of the probes around it.
+        public var pairedRoofFractions: [Double]
     }
 
     public struct Result: Codable, Sendable {
@@ -70,6 +81,9 @@ public struct DecodeBenchmark: Sendable {
                                     "kv_bytes_per_token": .number(kvBytesPerToken), "roof_tok_s": .number(m.roofTokensPerSecond),
                                     "median": .number(LatencySummary(m.runTokensPerSecond).median),
                                     "runs_tok_s": .numbers(m.runTokensPerSecond),
+                                    "bracket_read_gbps": .numbers(m.bracketBandwidthGBps),
+                                    "paired_roof_fractions": .numbers(m.pairedRoofFractions),
+                                    "paired_roof_fraction_median": .number(LatencySummary(m.pairedRoofFractions).median),
                                     "method": .string(Self.method),
                                 ])
             }
@@ -83,12 +97,13 @@ public struct DecodeBenchmark: Sendable {
         progress(String(format: "%@: %.3f GB read per token (weights %.3f GB %@, KV %.4f GB at mean context %.0f)",
                         modelDirectory, bytesPerToken / 1e9, Double(cost.weightBytesPerToken) / 1e9, cost.dtypeName,
                         (bytesPerToken - Double(cost.weightBytesPerToken)) / 1e9, context))
-        progress("read roof before:")
-        let before = probe.readBandwidth(threadCounts: threadCounts, progress: progress)
+        progress("read roof before: filling \(probe.bufferBytes >> 20) MiB with random bytes")
+        let reads = ReadProbe(bytes: probe.bufferBytes, fillThreads: threadCounts.max() ?? 1)
+        let before = probe.readBandwidth(reads, threadCounts: threadCounts, progress: progress)
 
         var random = SeededRandom(seed: seed)
         let prompt = random.tokenIds(count: promptTokens, upperBound: min(cost.config.vocabularySize, 10_000))
-        var timings = [(threads: Int, seconds: Double, tokens: Int, rates: [Double])]()
+        var timings = [(threads: Int, seconds: Double, tokens: Int, rates: [Double], bracket: [Double])]()
         for threads in threadCounts {
             let omni = try AsyncOmni(directory: modelDirectory, options: Self.singleSequenceOptions(
                 threads: threads, maxModelLen: promptTokens + tokens, cost: cost))
@@ -96,24 +111,32 @@ public struct DecodeBenchmark: Sendable {
             _ = try await Self.timeDecode(omni, prompt: prompt, tokens: min(tokens, 8))   // warm-up
             var best: (seconds: Double, tokens: Int)?
             var rates = [Double]()
+            var bracket = [reads.best(threads: threads, repeats: Self.bracketPasses)]
             for _ in 0..<repeats {
                 let run = try await Self.timeDecode(omni, prompt: prompt, tokens: tokens)
                 rates.append(Double(run.tokens) / run.seconds)
                 if best == nil || rates.last! > Double(best!.tokens) / best!.seconds { best = run }
+                bracket.append(reads.best(threads: threads, repeats: Self.bracketPasses))
+                progress(String(format: "  %d thread(s): %.1f tok/s = %.1f GB/s; probe around it %.1f, %.1f GB/s", threads,
+                                rates.last!, rates.last! * bytesPerToken / 1e9, bracket[bracket.count - 2], bracket.last!))
             }
-            timings.append((threads, best!.seconds, best!.tokens, rates))
-            progress(String(format: "  %d thread(s): %.1f tok/s", threads, Double(best!.tokens) / best!.seconds))
+            timings.append((threads, best!.seconds, best!.tokens, rates, bracket))
         }
 
         progress("read roof after:")
-        let after = probe.readBandwidth(threadCounts: threadCounts, progress: progress)
+        let after = probe.readBandwidth(reads, threadCounts: threadCounts, progress: progress)
         let bandwidth = RoofProbe.best(before, after)
         let measurements = timings.map { t -> Measurement in
             let rate = Double(t.tokens) / t.seconds
             let roof = (bandwidth[t.threads] ?? 0) * 1e9 / bytesPerToken
+            let paired = t.rates.indices.map { i -> Double in
+                let around = max(t.bracket[i], t.bracket[i + 1])
+                return around > 0 ? t.rates[i] * bytesPerToken / 1e9 / around : 0
+            }
             return Measurement(threads: t.threads, tokensPerSecond: rate, runTokensPerSecond: t.rates, decodeSeconds: t.seconds, decodedTokens: t.tokens,
                                readBandwidthGBps: bandwidth[t.threads] ?? 0, roofTokensPerSecond: roof,
-                               roofFraction: roof > 0 ? rate / roof : 0)
+                               roofFraction: roof > 0 ? rate / roof : 0, bracketBandwidthGBps: t.bracket,
+                               pairedRoofFractions: paired)
         }
         func named(_ d: [Int: Double]) -> [String: Double] { Dictionary(uniqueKeysWithValues: d.map { (String($0.key), $0.value) }) }
         return Result(model: BenchmarkRecord.absolutePath(modelDirectory), dtype: cost.dtypeName, parameters: cost.parameters,
@@ -121,6 +144,10 @@ public struct DecodeBenchmark: Sendable {
                       meanContext: context, bytesPerToken: bytesPerToken, promptTokens: promptTokens, tokens: tokens,
                       bandwidthBeforeGBps: named(before), bandwidthAfterGBps: named(after), measurements: measurements)
     }
+
+    /// Probe passes just before and just after each run (each pass the fastest of the probe's three
+    /// patterns: about a quarter of a second in all at 25 GB/s over 1 GiB).
+    static let bracketPasses = 2
 
     /// One request at a time with a KV cache just large enough for `maxModelLen` (rounded up to
     /// whole blocks), and no prefix cache, so every run prefills.

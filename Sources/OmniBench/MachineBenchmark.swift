@@ -43,7 +43,8 @@ public struct MachineBenchmark: Sendable {
 
     public func run(progress: (String) -> Void = { _ in }) -> Result {
         progress("read bandwidth: filling \(bufferBytes >> 20) MiB with random bytes")
-        var bandwidth = readBandwidth(threadCounts: Array(1...threads), progress: progress)
+        let probe = ReadProbe(bytes: bufferBytes, fillThreads: threads)
+        var bandwidth = readBandwidth(probe, threadCounts: Array(1...threads), progress: progress)
         progress("GEMM \(gemmSize)^3, f32 and bf16 weights, \(threads) threads")
         let backend = CPUBackend(threads: threads)
         let f32Rate = gemmRate(backend: backend, weightDType: .f32)
@@ -52,7 +53,7 @@ public struct MachineBenchmark: Sendable {
         // A shared host's bandwidth drifts from minute to minute: probe the roof again right after
         // the GEMV so the two are compared under the same conditions, and keep the best.
         progress("read bandwidth again, after the GEMV")
-        for (n, rate) in readBandwidth(threadCounts: [threads], progress: progress) {
+        for (n, rate) in readBandwidth(probe, threadCounts: [threads], progress: progress) {
             bandwidth[n] = max(bandwidth[n] ?? 0, rate)
         }
         let best = bandwidth.values.max() ?? 0
@@ -66,64 +67,17 @@ public struct MachineBenchmark: Sendable {
             bf16GemvGBps: gemv, bf16GemvShareOfRoof: best > 0 ? gemv / best : 0)
     }
 
-    /// Bytes per chunk of the probe's second pattern (`CPUBackend.gemvChunkBytes`'s default, the
-    /// chunk size of products over a few rows; batch-1 decode claims whole tile groups, 168 KiB to
-    /// 912 KiB on Qwen2.5-0.5B).
-    static let probeChunkBytes = 512 << 10
-    /// Streams per chunk of the probe's third pattern (512 KiB / 4: each part a multiple of 64 bytes).
-    static let probeStreams = 4
-
-    /// Best-of-`repeats` read bandwidth for each thread count, over three patterns in each repeat:
-    /// each thread streaming its own share of the buffer; the buffer in 512 KiB chunks claimed by
-    /// the threads as they get free (how the few-row products read their weights); and the same
-    /// chunks each read as 4 streams side by side (as the batch-1 kernels read three tiles at
-    /// once). On the Zen 3 host, C microbenchmarks (8 - 10 alternating rounds, 2 threads) read 6.5%
-    /// faster in chunks than in halves, and 1.4x faster with 4 streams per chunk than with one (8
-    /// streams: no more). With the first pattern alone, decode steps came out at up to 122% of the
-    /// "roof" once the batch-1 kernels read several tiles at once; the roof is the fastest read
-    /// found, so it must not be a pattern the engine beats.
+    /// Best-of-`repeats` read bandwidth for each thread count (`ReadProbe`: the fastest of its
+    /// three patterns in each repeat), over a buffer filled for this call.
     func readBandwidth(threadCounts: [Int], progress: (String) -> Void) -> [Int: Double] {
-        let bytes = bufferBytes / 4096 * 4096
-        let buffer = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: 4096)
-        defer { buffer.deallocate() }
-        let words = buffer.assumingMemoryBound(to: UInt64.self)
-        let count = bytes / 8
-        // Random contents, written in parallel (xorshift per chunk) so no page is shared zeros.
-        let fillPool = ThreadPool(threads: threads)
-        fillPool.parallelFor(threads) { range in
-            let t = range.lowerBound
-            var state = UInt64(0x9E37_79B9_7F4A_7C15) &* UInt64(t + 1)
-            let chunk = (count + threads - 1) / threads
-            for i in (t * chunk)..<min(count, (t + 1) * chunk) {
-                state ^= state << 13; state ^= state >> 7; state ^= state << 17
-                words[i] = state
-            }
-        }
+        readBandwidth(ReadProbe(bytes: bufferBytes, fillThreads: threads), threadCounts: threadCounts, progress: progress)
+    }
+
+    func readBandwidth(_ probe: ReadProbe, threadCounts: [Int], progress: (String) -> Void) -> [Int: Double] {
         var results = [Int: Double]()
         for n in threadCounts {
-            let pool = ThreadPool(threads: n)
-            var best = 0.0
-            let chunks = bytes / Self.probeChunkBytes
-            let sink = UnsafeMutablePointer<UInt64>.allocate(capacity: max(n, chunks))
-            defer { sink.deallocate() }
-            // GB/s of one pass of `read` over `readBytes`, cut into `parts` chunks.
-            func rate(_ readBytes: Int, _ read: (Range<Int>) -> Void, parts: Int) -> Double {
-                let start = DispatchTime.now().uptimeNanoseconds
-                pool.parallelFor(parts, maxChunks: parts, read)
-                return Double(readBytes) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) / 1e9
-            }
-            let per = bytes / n / 64 * 64, chunkBytes = Self.probeChunkBytes
-            for _ in 0..<repeats {
-                best = max(best, rate(per * n, { for t in $0 { sink[t] = omni_read_checksum(buffer + t * per, per) } }, parts: n))
-                best = max(best, rate(chunks * chunkBytes, { range in
-                    for c in range { sink[c] = omni_read_checksum(buffer + c * chunkBytes, chunkBytes) }
-                }, parts: chunks))
-                best = max(best, rate(chunks * chunkBytes, { range in
-                    for c in range { sink[c] = omni_read_checksum_streams(buffer + c * chunkBytes, chunkBytes, Self.probeStreams) }
-                }, parts: chunks))
-            }
-            results[n] = best
-            progress(String(format: "  %d thread(s): %.1f GB/s", n, best))
+            results[n] = probe.best(threads: n, repeats: repeats)
+            progress(String(format: "  %d thread(s): %.1f GB/s", n, results[n]!))
         }
         return results
     }

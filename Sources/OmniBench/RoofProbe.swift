@@ -20,6 +20,12 @@ public struct RoofProbe: Sendable {
         return machine.readBandwidth(threadCounts: threadCounts.sorted(), progress: progress)
     }
 
+    /// The same over a buffer filled once for several probes.
+    func readBandwidth(_ reads: ReadProbe, threadCounts: [Int], progress: (String) -> Void = { _ in }) -> [Int: Double] {
+        let machine = MachineBenchmark(threads: threadCounts.max() ?? 1, bufferBytes: reads.bytes, gemmSize: gemmSize, repeats: repeats)
+        return machine.readBandwidth(reads, threadCounts: threadCounts.sorted(), progress: progress)
+    }
+
     /// GFLOP/s of an n^3 GEMM with weights in `dtype` on `threads` threads (the backend's `linear`,
     /// the path prefill takes).
     public func gemmRate(threads: Int, dtype: DType) -> Double {

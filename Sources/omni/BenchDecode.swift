@@ -69,10 +69,12 @@ extension Bench {
             print(String(format: "%@ (%@): %.3f GB read per token = weights %.3f GB + KV %.4f GB at mean context %.0f",
                          modelDir, result.dtype, result.bytesPerToken / 1e9, Double(result.weightBytesPerToken) / 1e9,
                          result.kvBytesPerToken / 1e9, result.meanContext))
-            print("threads   tok/s   read GB/s   roof tok/s   % of roof")
+            print("threads   tok/s   read GB/s   roof tok/s   % of roof   % of the roof around each run: median (range)")
             for m in result.measurements {
-                print(String(format: "%7d %7.1f %11.1f %12.1f %10.0f%%", m.threads, m.tokensPerSecond, m.readBandwidthGBps,
-                             m.roofTokensPerSecond, 100 * m.roofFraction))
+                let paired = m.pairedRoofFractions
+                print(String(format: "%7d %7.1f %11.1f %12.1f %10.0f%%   %.0f%% (%.0f - %.0f%%)", m.threads, m.tokensPerSecond,
+                             m.readBandwidthGBps, m.roofTokensPerSecond, 100 * m.roofFraction,
+                             100 * LatencySummary(paired).median, 100 * (paired.min() ?? 0), 100 * (paired.max() ?? 0)))
             }
         }
     }

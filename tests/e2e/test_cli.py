@@ -75,3 +75,20 @@ def test_matmul_precision_flag(tmp_path):
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     bad = omni("generate", MODEL, "--prompt", "x", "--matmul-precision", "fp8", check=False)
     assert bad.returncode != 0 and "--matmul-precision must be float32 or bfloat16" in bad.stderr, bad.stderr
+
+
+def test_bench_decode_json_pairs_each_run_with_the_probes_around_it():
+    out = omni("bench", "decode", MODEL, "--tokens", "4", "--repeats", "3", "--buffer-mib", "64", "--threads", "1",
+               "--json")
+    record = json.loads(out.stdout.strip().splitlines()[-1])
+    assert record["benchmark"] == "decode" and record["unit"] == "tok/s" and record["value"] > 0
+    details = record["details"]
+    runs, bracket, paired = details["runs_tok_s"], details["bracket_read_gbps"], details["paired_roof_fractions"]
+    # A probe before each of the 3 runs and one after the last; each run against the better one around it.
+    assert len(runs) == 3 and len(bracket) == 4 and len(paired) == 3
+    assert all(rate > 0 for rate in bracket)
+    for i, fraction in enumerate(paired):
+        expected = runs[i] * details["bytes_per_token"] / 1e9 / max(bracket[i], bracket[i + 1])
+        assert abs(fraction - expected) <= 1e-9 * expected
+    assert sorted(paired)[1] == details["paired_roof_fraction_median"]
+    assert record["model"] == os.path.abspath(MODEL)
