@@ -8,11 +8,14 @@ import OmniPipeline
 /// roof tok/s = read bandwidth / bytes read per token (weights in their stored dtype, lm_head
 /// included, plus the KV cache at the mean context).
 ///
-/// Two roofs: the best probe of the whole run (`probe.repeats` passes before the runs and as many
-/// after), against the fastest run; and, for each run, the best of `bracketPasses` passes just
-/// before it and as many just after it, against that run's own rate (`pairedRoofFractions`). The
-/// host's bandwidth drifts by a third within minutes, so the first compares a run with the best
-/// moment of several minutes; the second compares each run with the seconds around it.
+/// Roofs: the best probe of the whole run (`probe.repeats` passes before the runs and as many
+/// after), against the fastest run; and, for each run, `bracketPasses` passes just before it and as
+/// many just after it, against that run's own rate: their best (`pairedRoofFractions`) and their
+/// mean (`pairedMeanRoofFractions`; each pass is the fastest of the probe's patterns). The host's
+/// bandwidth drifts by a third within minutes and, in its unsteady phases, halves or doubles from
+/// one 40 ms pass to the next, so the best of many passes catches moments a run of seconds
+/// averages over: the first roof compares a run with the best moment of several minutes, the
+/// second with the best of the seconds around it, the third with their typical rate.
 public struct DecodeBenchmark: Sendable {
     public var modelDirectory: String
     public var threadCounts: [Int]
@@ -51,8 +54,12 @@ public struct DecodeBenchmark: Sendable {
         /// The probe's best pass just before each run, and just after the last (GB/s): run i lies
         /// between entries i and i + 1.
         public var bracketBandwidthGBps: [Double]
-        /// Each run's read rate (tok/s x bytes per token) over the better of the probes around it.
+        /// The same probes' mean pass (GB/s).
+        public var bracketMeanBandwidthGBps: [Double]
+        /// Each run's read rate (tok/s x bytes per token) over the best pass of the probes around it.
         public var pairedRoofFractions: [Double]
+        /// Each run's read rate over the mean pass of the probes around it.
+        public var pairedMeanRoofFractions: [Double]
     }
 
     public struct Result: Codable, Sendable {
@@ -84,6 +91,9 @@ public struct DecodeBenchmark: Sendable {
                                     "bracket_read_gbps": .numbers(m.bracketBandwidthGBps),
                                     "paired_roof_fractions": .numbers(m.pairedRoofFractions),
                                     "paired_roof_fraction_median": .number(LatencySummary(m.pairedRoofFractions).median),
+                                    "bracket_read_mean_gbps": .numbers(m.bracketMeanBandwidthGBps),
+                                    "paired_mean_roof_fractions": .numbers(m.pairedMeanRoofFractions),
+                                    "paired_mean_roof_fraction_median": .number(LatencySummary(m.pairedMeanRoofFractions).median),
                                     "method": .string(Self.method),
                                 ])
             }
@@ -103,7 +113,7 @@ public struct DecodeBenchmark: Sendable {
 
         var random = SeededRandom(seed: seed)
         let prompt = random.tokenIds(count: promptTokens, upperBound: min(cost.config.vocabularySize, 10_000))
-        var timings = [(threads: Int, seconds: Double, tokens: Int, rates: [Double], bracket: [Double])]()
+        var timings = [(threads: Int, seconds: Double, tokens: Int, rates: [Double], bracket: [[Double]])]()
         for threads in threadCounts {
             let omni = try AsyncOmni(directory: modelDirectory, options: Self.singleSequenceOptions(
                 threads: threads, maxModelLen: promptTokens + tokens, cost: cost))
@@ -111,14 +121,15 @@ public struct DecodeBenchmark: Sendable {
             _ = try await Self.timeDecode(omni, prompt: prompt, tokens: min(tokens, 8))   // warm-up
             var best: (seconds: Double, tokens: Int)?
             var rates = [Double]()
-            var bracket = [reads.best(threads: threads, repeats: Self.bracketPasses)]
+            var bracket = [reads.passes(threads: threads, count: Self.bracketPasses)]
             for _ in 0..<repeats {
                 let run = try await Self.timeDecode(omni, prompt: prompt, tokens: tokens)
                 rates.append(Double(run.tokens) / run.seconds)
                 if best == nil || rates.last! > Double(best!.tokens) / best!.seconds { best = run }
-                bracket.append(reads.best(threads: threads, repeats: Self.bracketPasses))
-                progress(String(format: "  %d thread(s): %.1f tok/s = %.1f GB/s; probe around it %.1f, %.1f GB/s", threads,
-                                rates.last!, rates.last! * bytesPerToken / 1e9, bracket[bracket.count - 2], bracket.last!))
+                bracket.append(reads.passes(threads: threads, count: Self.bracketPasses))
+                let around = bracket.suffix(2).joined().map { String(format: "%.1f", $0) }.joined(separator: " ")
+                progress(String(format: "  %d thread(s): %.1f tok/s = %.1f GB/s; probe passes around it: %@ GB/s", threads,
+                                rates.last!, rates.last! * bytesPerToken / 1e9, around))
             }
             timings.append((threads, best!.seconds, best!.tokens, rates, bracket))
         }
@@ -129,14 +140,19 @@ public struct DecodeBenchmark: Sendable {
         let measurements = timings.map { t -> Measurement in
             let rate = Double(t.tokens) / t.seconds
             let roof = (bandwidth[t.threads] ?? 0) * 1e9 / bytesPerToken
-            let paired = t.rates.indices.map { i -> Double in
-                let around = max(t.bracket[i], t.bracket[i + 1])
-                return around > 0 ? t.rates[i] * bytesPerToken / 1e9 / around : 0
+            func paired(_ roof: ([Double]) -> Double) -> [Double] {
+                t.rates.indices.map { i in
+                    let around = roof(t.bracket[i] + t.bracket[i + 1])
+                    return around > 0 ? t.rates[i] * bytesPerToken / 1e9 / around : 0
+                }
             }
+            let best = { (passes: [Double]) in passes.max() ?? 0 }
+            let mean = { (passes: [Double]) in passes.reduce(0, +) / Double(max(passes.count, 1)) }
             return Measurement(threads: t.threads, tokensPerSecond: rate, runTokensPerSecond: t.rates, decodeSeconds: t.seconds, decodedTokens: t.tokens,
                                readBandwidthGBps: bandwidth[t.threads] ?? 0, roofTokensPerSecond: roof,
-                               roofFraction: roof > 0 ? rate / roof : 0, bracketBandwidthGBps: t.bracket,
-                               pairedRoofFractions: paired)
+                               roofFraction: roof > 0 ? rate / roof : 0, bracketBandwidthGBps: t.bracket.map(best),
+                               bracketMeanBandwidthGBps: t.bracket.map(mean), pairedRoofFractions: paired(best),
+                               pairedMeanRoofFractions: paired(mean))
         }
         func named(_ d: [Int: Double]) -> [String: Double] { Dictionary(uniqueKeysWithValues: d.map { (String($0.key), $0.value) }) }
         return Result(model: BenchmarkRecord.absolutePath(modelDirectory), dtype: cost.dtypeName, parameters: cost.parameters,
@@ -146,8 +162,8 @@ public struct DecodeBenchmark: Sendable {
     }
 
     /// Probe passes just before and just after each run (each pass the fastest of the probe's three
-    /// patterns: about a quarter of a second in all at 25 GB/s over 1 GiB).
-    static let bracketPasses = 2
+    /// patterns: about 0.6 s in all at 25 GB/s over 1 GiB).
+    static let bracketPasses = 5
 
     /// One request at a time with a KV cache just large enough for `maxModelLen` (rounded up to
     /// whole blocks), and no prefix cache, so every run prefills.

@@ -78,6 +78,11 @@ final class ReadProbe {
 
     /// The fastest of `repeats` passes (each the fastest of its patterns).
     func best(threads: Int, repeats: Int) -> Double {
-        (0..<max(1, repeats)).map { _ in pass(threads: threads) }.max() ?? 0
+        passes(threads: threads, count: repeats).max() ?? 0
+    }
+
+    /// `count` passes in a row (each the fastest of its patterns), GB/s.
+    func passes(threads: Int, count: Int) -> [Double] {
+        (0..<max(1, count)).map { _ in pass(threads: threads) }
     }
 }

@@ -83,12 +83,17 @@ def test_bench_decode_json_pairs_each_run_with_the_probes_around_it():
     record = json.loads(out.stdout.strip().splitlines()[-1])
     assert record["benchmark"] == "decode" and record["unit"] == "tok/s" and record["value"] > 0
     details = record["details"]
-    runs, bracket, paired = details["runs_tok_s"], details["bracket_read_gbps"], details["paired_roof_fractions"]
-    # A probe before each of the 3 runs and one after the last; each run against the better one around it.
-    assert len(runs) == 3 and len(bracket) == 4 and len(paired) == 3
-    assert all(rate > 0 for rate in bracket)
-    for i, fraction in enumerate(paired):
-        expected = runs[i] * details["bytes_per_token"] / 1e9 / max(bracket[i], bracket[i + 1])
-        assert abs(fraction - expected) <= 1e-9 * expected
-    assert sorted(paired)[1] == details["paired_roof_fraction_median"]
+    runs, best, mean = details["runs_tok_s"], details["bracket_read_gbps"], details["bracket_read_mean_gbps"]
+    # A probe (several passes) before each of the 3 runs and one after the last; each run against the
+    # best pass and the mean pass around it (the mean of two probes of equal pass counts).
+    assert len(runs) == 3 and len(best) == 4 and len(mean) == 4
+    assert all(0 < m <= b for m, b in zip(mean, best))
+    for key, roof in (("paired_roof_fractions", lambda i: max(best[i], best[i + 1])),
+                      ("paired_mean_roof_fractions", lambda i: (mean[i] + mean[i + 1]) / 2)):
+        fractions = details[key]
+        assert len(fractions) == 3
+        for i, fraction in enumerate(fractions):
+            expected = runs[i] * details["bytes_per_token"] / 1e9 / roof(i)
+            assert abs(fraction - expected) <= 1e-9 * expected, (key, i, fraction, expected)
+        assert sorted(fractions)[1] == details[key.replace("fractions", "fraction_median")]
     assert record["model"] == os.path.abspath(MODEL)
