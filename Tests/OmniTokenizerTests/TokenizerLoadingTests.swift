@@ -4,9 +4,14 @@ import Testing
 
 /// Loading: what tokenizer_config.json and the chat-template files expose, and the errors a user
 /// gets for files we cannot serve.
-@Suite struct TokenizerLoadingTests {
+@Suite final class TokenizerLoadingTests {
+    /// The directories a test made, removed when it ends (each test runs on its own instance).
+    private var made: [URL] = []
+    deinit { for dir in made { try? FileManager.default.removeItem(at: dir) } }
+
     private func temporaryDirectory(_ files: [String: String]) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("omni-tok-\(UUID().uuidString)")
+        made.append(dir)
         for (name, content) in files {
             let url = dir.appendingPathComponent(name)
             try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
@@ -112,9 +117,14 @@ import Testing
 }
 
 /// The tiktoken route on a hand-made ranks file, where the expected BPE can be worked out.
-@Suite struct TiktokenRanksTests {
+@Suite final class TiktokenRanksTests {
+    /// The directories a test made, removed when it ends (each test runs on its own instance).
+    private var made: [URL] = []
+    deinit { for dir in made { try? FileManager.default.removeItem(at: dir) } }
+
     private func ranksDirectory(config: String) throws -> URL {
         let dir = FileManager.default.temporaryDirectory.appendingPathComponent("omni-tiktoken-\(UUID().uuidString)")
+        made.append(dir)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         // All 256 bytes, then "ab" (256), "abc" (257), "bc" (258), " a" (259).
         var lines = (0..<256).map { "\(Data([UInt8($0)]).base64EncodedString()) \($0)" }

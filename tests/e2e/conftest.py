@@ -3,6 +3,7 @@
 
 OMNI_BIN names the binary (default: the debug build, .build/debug/omni).
 """
+import contextlib
 import json
 import os
 import signal
@@ -29,6 +30,19 @@ def free_port():
         return s.getsockname()[1]
 
 
+SERVER_LOGS = []
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """The servers' logs are removed after a passing run and kept (their paths printed) after a failing one."""
+    for path in SERVER_LOGS:
+        if exitstatus == 0:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
+        else:
+            print(f"omni serve log kept: {path}")
+
+
 class Server:
     """One `omni serve` process on a free port; its log goes to a temporary file."""
 
@@ -36,6 +50,7 @@ class Server:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.NamedTemporaryFile(prefix="omni-serve-", suffix=".log", delete=False)
+        SERVER_LOGS.append(self.log.name)
         command = [BINARY, "serve", model, "--port", str(self.port), "--served-model-name", name,
                    "--threads", "1", "--kv-cache-memory", str(8 << 20), *flags]
         self.process = subprocess.Popen(command, stdout=self.log, stderr=subprocess.STDOUT,
