@@ -46,27 +46,37 @@ public final class ThreadPool: Sendable {
     /// the data the next loop reads, brought into their caches while the memory bus would otherwise
     /// idle (the caller waiting for the last chunk, then working alone between loops, as a decode
     /// step does between products). Thread `p` (the caller is 0, workers 1, 2, ...) prefetches
-    /// `bytes` from `base + p * stride`, within `total` bytes of `base`: the chunk it will likely
-    /// claim first, as the caller claims chunk 0 while it publishes a loop and the workers follow.
-    /// The caller stops when the workers are done, a worker when the next loop starts. Prefetches
-    /// never fault and nothing depends on them, so a wrong or stale plan only costs the reads.
+    /// `bytes` of the chunks it will likely claim, within `total` bytes of `base`: chunks p,
+    /// p + threads, p + 2 threads, ..., as the caller claims chunk 0 while it publishes a loop, the
+    /// workers follow, and threads of equal speed then claim in turn. (A contiguous `bytes` from
+    /// the thread's first chunk had run into the next thread's chunks.) The caller stops when the
+    /// workers are done, a worker when the next loop starts. Prefetches never fault and nothing
+    /// depends on them, so a wrong or stale plan only costs the reads.
     public struct Prefetch {
         public var base: UnsafeRawPointer
-        public var stride: Int
+        /// Bytes of the next loop's chunk 0 (the caller's first).
+        public var first: Int
+        /// Bytes of each of its later chunks.
+        public var chunk: Int
+        /// Bytes each thread prefetches.
         public var bytes: Int
         public var total: Int
 
-        public init(base: UnsafeRawPointer, stride: Int, bytes: Int, total: Int) {
+        public init(base: UnsafeRawPointer, first: Int, chunk: Int, bytes: Int, total: Int) {
             self.base = base
-            self.stride = stride
+            self.first = first
+            self.chunk = max(1, chunk)
             self.bytes = bytes
             self.total = total
         }
 
-        /// Participant `p`'s part: its start and length (zero past `total`).
-        func part(_ p: Int) -> (start: UnsafeRawPointer, bytes: Int) {
-            let offset = min(total, p * stride)
-            return (base + offset, max(0, min(bytes, total - offset)))
+        /// The `k`-th piece participant `p` of `threads` prefetches: its chunks p, p + threads,
+        /// p + 2 threads, ... (the ones it will claim if threads claim chunks in turn), clipped to
+        /// `total`; empty past it.
+        func piece(_ p: Int, of threads: Int, _ k: Int) -> (start: UnsafeRawPointer, bytes: Int) {
+            let c = p + k * max(1, threads)
+            let offset = min(total, c == 0 ? 0 : first + (c - 1) * chunk)
+            return (base + offset, max(0, min(c == 0 ? first : chunk, total - offset)))
         }
     }
 
@@ -150,8 +160,11 @@ private final class PoolCore: @unchecked Sendable {
     private let busy = Atomic<Bool>(false)
     /// Relax iterations a worker spins before sleeping (tens of microseconds).
     private let spinLimit = 4000
+    /// The caller and the workers.
+    private let threads: Int
 
     init(workers: Int) {
+        threads = workers + 1
         for i in 0..<workers {
             let thread = Thread { [self] in workerLoop(i) }
             thread.name = "omni-pool-\(i)"
@@ -176,8 +189,8 @@ private final class PoolCore: @unchecked Sendable {
         condition.lock()
         current = nil   // no worker joins after this
         condition.unlock()
-        if let part = job.prefetch?.part(0) {
-            prefetch(part.start, part.bytes) { job.active.load(ordering: .acquiring) > 0 }
+        if let plan = job.prefetch {
+            prefetch(plan, participant: 0) { job.active.load(ordering: .acquiring) > 0 }
         }
         while job.active.load(ordering: .acquiring) > 0 { omni_cpu_relax() }
         job.body = nil
@@ -210,22 +223,31 @@ private final class PoolCore: @unchecked Sendable {
             condition.unlock()
             guard let job else { continue }
             job.work()
-            let part = job.prefetch?.part(index + 1)
+            let plan = job.prefetch
             job.active.subtract(1, ordering: .releasing)
-            if let part {
+            if let plan {
                 let generation = seen
-                prefetch(part.start, part.bytes) { published.load(ordering: .relaxed) == generation }
+                prefetch(plan, participant: index + 1) { published.load(ordering: .relaxed) == generation }
             }
         }
     }
 
-    /// Prefetches `bytes` from `base` in pieces while `going()` holds.
-    private func prefetch(_ base: UnsafeRawPointer, _ bytes: Int, while going: () -> Bool) {
-        var done = 0
-        while done < bytes, going() {
-            let piece = min(Self.prefetchPiece, bytes - done)
-            omni_prefetch_read(base + done, piece)
-            done += piece
+    /// Prefetches participant `p`'s pieces of `plan`, `plan.bytes` in all, a few KiB at a time
+    /// while `going()` holds.
+    private func prefetch(_ plan: ThreadPool.Prefetch, participant p: Int, while going: () -> Bool) {
+        var left = plan.bytes, k = 0
+        while left > 0 {
+            let piece = plan.piece(p, of: threads, k)
+            if piece.bytes == 0 { return }
+            var done = 0
+            while done < min(piece.bytes, left) {
+                guard going() else { return }
+                let step = min(Self.prefetchPiece, min(piece.bytes, left) - done)
+                omni_prefetch_read(piece.start + done, step)
+                done += step
+            }
+            left -= done
+            k += 1
         }
     }
 

@@ -7,14 +7,21 @@ import Testing
 /// what a loop computes.
 @Suite("lookahead prefetch between products")
 struct LookaheadTests {
-    @Test func eachThreadGetsItsFirstChunkClippedToTheData() throws {
+    /// Thread p's pieces are its chunks in claim order (p, p + threads, ...), chunk 0 being
+    /// `first` bytes and the rest `chunk`, clipped to the data.
+    @Test func eachThreadGetsTheChunksItWillClaimClippedToTheData() throws {
         let buffer = UnsafeMutableRawPointer.allocate(byteCount: 1000, alignment: 64)
         defer { buffer.deallocate() }
-        let plan = ThreadPool.Prefetch(base: buffer, stride: 400, bytes: 256, total: 1000)
-        let parts = (0..<4).map { plan.part($0) }
-        #expect(parts.map { $0.start - UnsafeRawPointer(buffer) } == [0, 400, 800, 1000])
-        // Thread 2's chunk holds only 200 bytes; thread 3 has none.
-        #expect(parts.map(\.bytes) == [256, 256, 200, 0])
+        let plan = ThreadPool.Prefetch(base: buffer, first: 300, chunk: 200, bytes: 256, total: 1000)
+        func pieces(_ p: Int) -> [[Int]] {
+            (0..<4).map { k in
+                let piece = plan.piece(p, of: 2, k)
+                return [piece.start - UnsafeRawPointer(buffer), piece.bytes]
+            }
+        }
+        // Chunks: 0 = 0..<300, 1 = 300..<500, 2 = 500..<700, 3 = 700..<900, 4 = 900..<1000.
+        #expect(pieces(0) == [[0, 300], [500, 200], [900, 100], [1000, 0]])
+        #expect(pieces(1) == [[300, 200], [700, 200], [1000, 0], [1000, 0]])
     }
 
     @Test func learnsWhichProductFollowsWhich() throws {
@@ -24,20 +31,20 @@ struct LookaheadTests {
         let c = UnsafeMutableRawPointer.allocate(byteCount: 64, alignment: 64)
         defer { [a, b, c].forEach { $0.deallocate() } }
         // First pass: nothing is known yet.
-        #expect(lookahead.advance(weights: a, stride: 1024, total: 4096) == nil)
-        #expect(lookahead.advance(weights: b, stride: 2048, total: 8192) == nil)
+        #expect(lookahead.advance(weights: a, first: 1024, chunk: 1024, total: 4096) == nil)
+        #expect(lookahead.advance(weights: b, first: 2048, chunk: 2048, total: 8192) == nil)
         // Second pass: after a comes b (with b's chunks), after b comes a.
-        let afterA = try #require(lookahead.advance(weights: a, stride: 1024, total: 4096))
-        #expect(afterA.base == UnsafeRawPointer(b) && afterA.stride == 2048 && afterA.total == 8192)
+        let afterA = try #require(lookahead.advance(weights: a, first: 1024, chunk: 1024, total: 4096))
+        #expect(afterA.base == UnsafeRawPointer(b) && afterA.first == 2048 && afterA.chunk == 2048 && afterA.total == 8192)
         #expect(afterA.bytes == ProductLookahead.bytes)
-        let afterB = try #require(lookahead.advance(weights: b, stride: 2048, total: 8192))
-        #expect(afterB.base == UnsafeRawPointer(a) && afterB.stride == 1024 && afterB.total == 4096)
+        let afterB = try #require(lookahead.advance(weights: b, first: 2048, chunk: 2048, total: 8192))
+        #expect(afterB.base == UnsafeRawPointer(a) && afterB.first == 1024 && afterB.chunk == 1024 && afterB.total == 4096)
         // The order changes: the newest successor replaces the old one.
-        _ = lookahead.advance(weights: c, stride: 64, total: 64)
-        _ = lookahead.advance(weights: a, stride: 1024, total: 4096)
-        let afterANow = try #require(lookahead.advance(weights: a, stride: 1024, total: 4096))
+        _ = lookahead.advance(weights: c, first: 64, chunk: 64, total: 64)
+        _ = lookahead.advance(weights: a, first: 1024, chunk: 1024, total: 4096)
+        let afterANow = try #require(lookahead.advance(weights: a, first: 1024, chunk: 1024, total: 4096))
         #expect(afterANow.base == UnsafeRawPointer(a))
-        let afterC = try #require(lookahead.advance(weights: c, stride: 64, total: 64))
+        let afterC = try #require(lookahead.advance(weights: c, first: 64, chunk: 64, total: 64))
         #expect(afterC.base == UnsafeRawPointer(a))
     }
 
@@ -53,7 +60,7 @@ struct LookaheadTests {
             for _ in 0..<50 {
                 let counts = UnsafeMutablePointer<Int>.allocate(capacity: 997)
                 counts.initialize(repeating: 0, count: 997)
-                let plan = ThreadPool.Prefetch(base: base, stride: 1 << 18, bytes: 1 << 18, total: 1 << 20)
+                let plan = ThreadPool.Prefetch(base: base, first: 1 << 17, chunk: 1 << 16, bytes: 1 << 18, total: 1 << 20)
                 pool.parallelFor(997, maxChunks: 40, thenPrefetch: plan) { range in
                     for i in range { counts[i] += 1 }
                 }

@@ -236,9 +236,9 @@ extension CPUBackend {
             // While the caller works toward the next product, the workers prefetch its weights.
             var after: ThreadPool.Prefetch?
             if rows < 32, ProductLookahead.bytes > 0, pool.threads > 1 {
-                // Chunk 1 (the first worker's) starts exactly one stride in.
                 let tileBytes = kp * 64, parts = pool.partCount(groups, maxChunks: chunks)
-                after = lookahead.advance(weights: packed, stride: start((groups + parts - 1) / parts) * tileBytes,
+                let per = (groups + parts - 1) / parts   // groups per chunk
+                after = lookahead.advance(weights: packed, first: start(per) * tileBytes, chunk: per * unit * tileBytes,
                                           total: tiles * tileBytes)
             }
             pool.parallelFor(groups, grain: 1, maxChunks: chunks, thenPrefetch: after) { g in
