@@ -25,8 +25,8 @@ final class ProductLookahead: Sendable {
     /// (`ThreadPool.Prefetch`) against one contiguous run from its first chunk, 256 KiB: +0.3,
     /// +0.8%; then 1 MiB against 256 KiB of its own chunks: +2.7, +0.2, +2.6, +1.7%; 512 KiB +0.4,
     /// +1.6%; 2 MiB -0.3, +2.1%; 1 MiB of its own chunks against the old 256 KiB contiguous: +2.8,
-    /// +3.1, +2.2%. (Contiguous, 2 MiB against 256 KiB had measured +0.9, -0.7%: half of it was the
-    /// other thread's.)
+    /// +3.1, +2.2%, where the harness's A/A control read -2.1 to +0.9%. (Contiguous, 2 MiB against
+    /// 256 KiB had measured +0.9, -0.7%: half of it was the other thread's.)
     static let bytes = (ProcessInfo.processInfo.environment["OMNI_LOOKAHEAD_KB"].flatMap(Int.init) ?? 1024) << 10
 
     /// Records that the product over the weights at `weights` (`total` bytes, read in a first
