@@ -186,8 +186,9 @@ struct ISADispatchTests {
         for (rows, headDim, valueDim, context) in [(7, 64, 64, 80), (12, 20, 72, 33), (40, 64, 72, 61), (70, 16, 16, 90)] {
             let table = (0..<((context + block - 1) / block)).map { Int32((blocks - 1 - 3 * $0 + 3 * blocks) % blocks) }
             let kStride = kvHeads * headDim, vStride = kvHeads * valueDim
-            let keys16 = rng.normal(blocks * block * kStride).map(HalfBits.bf16)
-            let values16 = rng.normal(blocks * block * vStride).map(HalfBits.bf16)
+            // The second KV head's part of the cache: each row starts part-way into the cache's row.
+            let keys16 = Array(rng.normal(blocks * block * kStride).map(HalfBits.bf16)[headDim...])
+            let values16 = Array(rng.normal(blocks * block * vStride).map(HalfBits.bf16)[valueDim...])
             let widen = { (b: UInt16) in Float(bitPattern: UInt32(b) << 16) }
             let keys = keys16.map(widen), values = values16.map(widen)
             let queries = rng.normal(rows * headDim, scale: 2)
@@ -200,26 +201,13 @@ struct ISADispatchTests {
                     out.withUnsafeMutableBufferPointer { o in
                         let qRows: [UnsafePointer<Float>?] = (0..<rows).map { q.baseAddress! + $0 * headDim }
                         let oRows: [UnsafeMutablePointer<Float>?] = (0..<rows).map { o.baseAddress! + $0 * valueDim }
-                        // The second KV head's columns: rows start part-way into the cache's rows.
-                        if bf16 {
-                            keys16.withUnsafeBufferPointer { k in
-                                values16.withUnsafeBufferPointer { v in
-                                    atLevel(level) {
-                                        omni_paged_attention_bf16(rows, qRows, oRows, visible, k.baseAddress! + headDim, kStride,
-                                                                  v.baseAddress! + valueDim, vStride, table, block, headDim,
-                                                                  valueDim, scale, &scratch)
-                                    }
-                                }
-                            }
-                        } else {
-                            keys.withUnsafeBufferPointer { k in
-                                values.withUnsafeBufferPointer { v in
-                                    atLevel(level) {
-                                        omni_paged_attention_f32(rows, qRows, oRows, visible, k.baseAddress! + headDim, kStride,
-                                                                 v.baseAddress! + valueDim, vStride, table, block, headDim,
-                                                                 valueDim, scale, &scratch)
-                                    }
-                                }
+                        atLevel(level) {
+                            if bf16 {
+                                omni_paged_attention_bf16(rows, qRows, oRows, visible, keys16, kStride, values16, vStride,
+                                                          table, block, headDim, valueDim, scale, &scratch)
+                            } else {
+                                omni_paged_attention_f32(rows, qRows, oRows, visible, keys, kStride, values, vStride,
+                                                         table, block, headDim, valueDim, scale, &scratch)
                             }
                         }
                     }
