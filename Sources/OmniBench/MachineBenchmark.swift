@@ -1,5 +1,3 @@
-import CKernels
-import COpenBLAS
 import Dispatch
 import Foundation
 import OmniTensor
@@ -44,7 +42,7 @@ public struct MachineBenchmark: Sendable {
     public func run(progress: (String) -> Void = { _ in }) -> Result {
         progress("read bandwidth: filling \(bufferBytes >> 20) MiB with random bytes")
         let probe = ReadProbe(bytes: bufferBytes, fillThreads: threads)
-        var bandwidth = readBandwidth(probe, threadCounts: Array(1...threads), progress: progress)
+        var bandwidth = probe.bandwidth(threadCounts: Array(1...threads), repeats: repeats, progress: progress)
         progress("GEMM \(gemmSize)^3, f32 and bf16 weights, \(threads) threads")
         let backend = CPUBackend(threads: threads)
         let f32Rate = gemmRate(backend: backend, weightDType: .f32)
@@ -53,7 +51,7 @@ public struct MachineBenchmark: Sendable {
         // A shared host's bandwidth drifts from minute to minute: probe the roof again right after
         // the GEMV so the two are compared under the same conditions, and keep the best.
         progress("read bandwidth again, after the GEMV")
-        for (n, rate) in readBandwidth(probe, threadCounts: [threads], progress: progress) {
+        for (n, rate) in probe.bandwidth(threadCounts: [threads], repeats: repeats, progress: progress) {
             bandwidth[n] = max(bandwidth[n] ?? 0, rate)
         }
         let best = bandwidth.values.max() ?? 0
@@ -65,21 +63,6 @@ public struct MachineBenchmark: Sendable {
             bestReadBandwidthGBps: best, gemmShape: [gemmSize, gemmSize, gemmSize],
             f32GemmGFLOPs: f32Rate, bf16GemmGFLOPs: bf16Rate,
             bf16GemvGBps: gemv, bf16GemvShareOfRoof: best > 0 ? gemv / best : 0)
-    }
-
-    /// Best-of-`repeats` read bandwidth for each thread count (`ReadProbe`: the fastest of its
-    /// three patterns in each repeat), over a buffer filled for this call.
-    func readBandwidth(threadCounts: [Int], progress: (String) -> Void) -> [Int: Double] {
-        readBandwidth(ReadProbe(bytes: bufferBytes, fillThreads: threads), threadCounts: threadCounts, progress: progress)
-    }
-
-    func readBandwidth(_ probe: ReadProbe, threadCounts: [Int], progress: (String) -> Void) -> [Int: Double] {
-        var results = [Int: Double]()
-        for n in threadCounts {
-            results[n] = probe.best(threads: n, repeats: repeats)
-            progress(String(format: "  %d thread(s): %.1f GB/s", n, results[n]!))
-        }
-        return results
     }
 
     /// GFLOP/s of `x [n, n] @ W^T` with W `[n, n]` stored in `weightDType`, through the backend's

@@ -1,5 +1,6 @@
 import CKernels
 import Dispatch
+import Foundation
 import OmniTensor
 
 /// The read-bandwidth probe: a buffer of random bytes far beyond L3, filled once, then read in
@@ -79,6 +80,16 @@ final class ReadProbe {
     /// The fastest of `repeats` passes (each the fastest of its patterns).
     func best(threads: Int, repeats: Int) -> Double {
         passes(threads: threads, count: repeats).max() ?? 0
+    }
+
+    /// Best-of-`repeats` bandwidth for each thread count, each reported to `progress`.
+    func bandwidth(threadCounts: [Int], repeats: Int, progress: (String) -> Void) -> [Int: Double] {
+        var results = [Int: Double]()
+        for n in threadCounts {
+            results[n] = best(threads: n, repeats: repeats)
+            progress(String(format: "  %d thread(s): %.1f GB/s", n, results[n]!))
+        }
+        return results
     }
 
     /// `count` passes in a row (each the fastest of its patterns), GB/s.

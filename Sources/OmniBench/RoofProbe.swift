@@ -14,16 +14,10 @@ public struct RoofProbe: Sendable {
         self.gemmSize = gemmSize
     }
 
-    /// Best-of-`repeats` read bandwidth in GB/s for each thread count.
-    public func readBandwidth(threadCounts: [Int], progress: (String) -> Void = { _ in }) -> [Int: Double] {
-        let machine = MachineBenchmark(threads: threadCounts.max() ?? 1, bufferBytes: bufferBytes, gemmSize: gemmSize, repeats: repeats)
-        return machine.readBandwidth(threadCounts: threadCounts.sorted(), progress: progress)
-    }
-
-    /// The same over a buffer filled once for several probes.
+    /// Best-of-`repeats` read bandwidth in GB/s for each thread count, over `reads`' buffer (filled
+    /// once for all the probes of a run).
     func readBandwidth(_ reads: ReadProbe, threadCounts: [Int], progress: (String) -> Void = { _ in }) -> [Int: Double] {
-        let machine = MachineBenchmark(threads: threadCounts.max() ?? 1, bufferBytes: reads.bytes, gemmSize: gemmSize, repeats: repeats)
-        return machine.readBandwidth(reads, threadCounts: threadCounts.sorted(), progress: progress)
+        reads.bandwidth(threadCounts: threadCounts.sorted(), repeats: repeats, progress: progress)
     }
 
     /// GFLOP/s of an n^3 GEMM with weights in `dtype` on `threads` threads (the backend's `linear`,
