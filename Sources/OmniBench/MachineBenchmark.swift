@@ -22,6 +22,11 @@ public struct MachineBenchmark: Sendable {
         /// bf16 weights read by the GEMV kernel (batch-1 decode), GB/s of weight bytes.
         public var bf16GemvGBps: Double
         public var bf16GemvShareOfRoof: Double
+        /// Each GEMV pass against the mean of the probe passes just before and just after it (the
+        /// host's bandwidth drifts within seconds, so this compares the kernel with the probe under
+        /// the same conditions), and their median.
+        public var bf16GemvPairedShares: [Double]
+        public var bf16GemvPairedShareMedian: Double
     }
 
     public var threads: Int
@@ -47,7 +52,7 @@ public struct MachineBenchmark: Sendable {
         let backend = CPUBackend(threads: threads)
         let f32Rate = gemmRate(backend: backend, weightDType: .f32)
         let bf16Rate = gemmRate(backend: backend, weightDType: .bf16)
-        let gemv = gemvBandwidth(backend: backend)
+        let (gemv, paired) = gemvBandwidth(backend: backend, probe: probe)
         // A shared host's bandwidth drifts from minute to minute: probe the roof again right after
         // the GEMV so the two are compared under the same conditions, and keep the best.
         progress("read bandwidth again, after the GEMV")
@@ -62,7 +67,8 @@ public struct MachineBenchmark: Sendable {
             readBandwidthGBps: Dictionary(uniqueKeysWithValues: bandwidth.map { (String($0.key), $0.value) }),
             bestReadBandwidthGBps: best, gemmShape: [gemmSize, gemmSize, gemmSize],
             f32GemmGFLOPs: f32Rate, bf16GemmGFLOPs: bf16Rate,
-            bf16GemvGBps: gemv, bf16GemvShareOfRoof: best > 0 ? gemv / best : 0)
+            bf16GemvGBps: gemv, bf16GemvShareOfRoof: best > 0 ? gemv / best : 0,
+            bf16GemvPairedShares: paired, bf16GemvPairedShareMedian: LatencySummary(paired).median)
     }
 
     /// GFLOP/s of `x [n, n] @ W^T` with W `[n, n]` stored in `weightDType`, through the backend's
@@ -82,20 +88,25 @@ public struct MachineBenchmark: Sendable {
     }
 
     /// Weight bytes per second of a batch-1 bf16 GEMV (rows of 896, Qwen2.5-0.5B's hidden size)
-    /// over a matrix as large as the read buffer, far beyond L3.
-    func gemvBandwidth(backend: CPUBackend) -> Double {
+    /// over a matrix as large as the read buffer, far beyond L3: the best of `repeats` passes; and
+    /// each pass against the mean of the probe passes on either side of it (probe and GEMV take
+    /// turns, one pass each).
+    func gemvBandwidth(backend: CPUBackend, probe: ReadProbe) -> (best: Double, paired: [Double]) {
         let inFeatures = 896
         let outFeatures = bufferBytes / (inFeatures * 2)
         let w = Self.random([outFeatures, inFeatures], seed: 3, dtype: .bf16)
         let x = Self.random([1, inFeatures], seed: 4, dtype: .f32)
         _ = backend.linear(x, weight: w, bias: nil)
-        var best = Double.infinity
+        let bytes = Double(outFeatures * inFeatures * 2)
+        var rates = [Double](), probes = [probe.pass(threads: threads)]
         for _ in 0..<repeats {
             let start = DispatchTime.now().uptimeNanoseconds
             _ = backend.linear(x, weight: w, bias: nil)
-            best = min(best, Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            rates.append(bytes / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) / 1e9)
+            probes.append(probe.pass(threads: threads))
         }
-        return Double(outFeatures * inFeatures * 2) / best / 1e9
+        let paired = rates.indices.map { i in rates[i] / ((probes[i] + probes[i + 1]) / 2) }
+        return (rates.max() ?? 0, paired)
     }
 
     static func random(_ shape: [Int], seed: UInt64, dtype: DType) -> Tensor {

@@ -55,6 +55,9 @@ struct Bench: AsyncParsableCommand {
                          100 * result.bf16GemmGFLOPs / max(result.f32GemmGFLOPs, 1e-9)))
             print(String(format: "GEMV bf16 weights (batch-1 decode): %7.1f GB/s = %.0f%% of the read roof",
                          result.bf16GemvGBps, 100 * result.bf16GemvShareOfRoof))
+            let shares = result.bf16GemvPairedShares
+            print(String(format: "GEMV against the probe passes on either side of it: median %.0f%% (%.0f - %.0f%%)",
+                         100 * result.bf16GemvPairedShareMedian, 100 * (shares.min() ?? 0), 100 * (shares.max() ?? 0)))
         }
     }
 

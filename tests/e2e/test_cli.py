@@ -77,6 +77,18 @@ def test_matmul_precision_flag(tmp_path):
     assert bad.returncode != 0 and "--matmul-precision must be float32 or bfloat16" in bad.stderr, bad.stderr
 
 
+def test_bench_machine_json_pairs_each_gemv_pass_with_the_probe_passes_around_it():
+    out = omni("bench", "machine", "--threads", "1", "--buffer-mib", "64", "--gemm-size", "64", "--repeats", "3",
+               "--json")
+    result = json.loads(out.stdout)
+    assert result["threads"] == 1 and result["bufferBytes"] == 64 << 20
+    assert result["readBandwidthGBps"]["1"] > 0 and result["f32GemmGFLOPs"] > 0 and result["bf16GemmGFLOPs"] > 0
+    shares = result["bf16GemvPairedShares"]
+    assert len(shares) == 3 and all(s > 0 for s in shares)
+    assert result["bf16GemvPairedShareMedian"] == sorted(shares)[1]
+    assert abs(result["bf16GemvShareOfRoof"] - result["bf16GemvGBps"] / result["bestReadBandwidthGBps"]) < 1e-9
+
+
 def test_bench_decode_json_pairs_each_run_with_the_probes_around_it():
     out = omni("bench", "decode", MODEL, "--tokens", "4", "--repeats", "3", "--buffer-mib", "64", "--threads", "1",
                "--json")
