@@ -331,43 +331,68 @@ AVX2_KERNEL(1, 4)
 /// 3.4-4.9% faster than two; that harness, run in one phase, favoured "on" by about 2.5%, and
 /// separate binaries run in turn gave 14.2 / 16.7, 17.0 / 20.5, 16.4 / 19.0 tok/s, old / new).
 ///
-/// Each tile is prefetched PREFETCH_BYTES ahead of the pair being read; over the last pairs that
-/// would run on into the next tile in memory, which is already being read (or, for the last tile,
-/// into the next group, which another thread may take). With `next` (tiles on from `b` where the
-/// calling thread's next group starts; 0: unknown) those prefetches go to the start of that group's
-/// tiles instead, so its streams start warm: a C microbenchmark's GEMV (2 threads, 1 GiB, chunks of
-/// three groups) read 0-8% faster with the next group in its chunk; decode steps with one group per
-/// chunk, the next guessed as the chunk `threads` on, 0.9 and 1.3% faster (two pairs of runs of the
-/// alternating harness, one run in each phase, so its bias cancels).
+/// The batch-1 kernel reads its tiles ROW_PREFETCH_BYTES ahead of the pair being read. Over the
+/// last NEXT_GROUP_BYTES of each tile, with `next` (tiles on from `b` where the calling thread's
+/// next group starts; 0: unknown), it asks for the start of that group's tiles instead, so its
+/// streams start warm: a C microbenchmark's GEMV (2 threads, 1 GiB, chunks of three groups) read
+/// 0-8% faster with the next group in its chunk; decode steps with one group per chunk, the next
+/// guessed as the chunk `threads` on, 0.9 and 1.3% faster (two pairs of runs of the alternating
+/// harness, one run in each phase, so its bias cancels). Without `next`, the prefetches run on into
+/// the next tile in memory as everywhere else.
+///
+/// How far ahead, measured with ROW_CHUNK below in decode steps (alternating harness, both phases):
+/// 256 B ahead 3.0 and 3.0% faster than no prefetch but the next group's; 512 B against 256 B
+/// -0.4 and +1.9%, so the nearer. (With the compiler's own code, 1 KiB was best: 256 B - 2 KiB
+/// tried.)
+enum { ROW_PREFETCH_BYTES = 256, NEXT_GROUP_BYTES = 1024 };
+
+/// acc += x * even(w) + y * odd(w) for the 16 bf16 weights at `addr` (8 pairs): the even products
+/// first, then the odd ones, as avx2_kernel_1x4 sums. Written in assembly because the compiler, given
+/// intrinsics, loads each 32 bytes once and schedules every tile's even products ahead of the odd
+/// ones, which keeps the loaded weights live across the twelve sums: with three tiles it spilled 34
+/// registers a pair (105 instructions where 60 do). Here each 32 bytes is read twice (the second
+/// read hits L1), and one temporary is live at a time, so twelve sums, x, y and the mask fit the 16
+/// registers. C microbenchmark (2 threads, 64 MiB of tiles a pass, each pass against one reading
+/// the same tiles with loads alone just before it, 300 rounds, twice): the compiler's kernel read
+/// at 0.83 - 0.89 of the loads alone, this one 0.91 - 1.07. In decode steps (alternating harness,
+/// both phases), with no prefetch but the next group's, 3.4 and 3.7% faster than the compiler's.
+#define ROW_CHUNK(acc, addr)                                                                            \
+    do {                                                                                                \
+        __m256 t_;                                                                                      \
+        __asm__("vmovdqu %[m], %[t]\n\t"                                                                 \
+                "vpslld $16, %[t], %[t]\n\t"                                                             \
+                "vfmadd231ps %[t], %[x], %[c]\n\t"                                                       \
+                "vpand %[m], %[h], %[t]\n\t"                                                             \
+                "vfmadd231ps %[t], %[y], %[c]"                                                           \
+                : [c] "+x"(acc), [t] "=&x"(t_)                                                          \
+                : [m] "m"(*(const __m256i *)(const void *)(addr)), [x] "x"(x), [y] "x"(y), [h] "x"(hi)); \
+    } while (0)
+
 static inline __attribute__((always_inline)) void avx2_row_tiles(int T, const float *xe, const float *xo, size_t pairs,
                                                                  const uint16_t *b, size_t stride, size_t next, float *out) {
     const __m256i hi = _mm256_set1_epi32((int)0xFFFF0000u);
     __m256 c[3][4];
     for (int t = 0; t < T; t++)
         for (int v = 0; v < 4; v++) c[t][v] = _mm256_setzero_ps();
-    const size_t ahead = PREFETCH_BYTES / (NR * 4), steady = pairs > ahead ? pairs - ahead : 0;
-    const size_t redirect = next ? (next - 1) * stride * 2 : 0; // bytes from tile t + 1 to the next group's tile t
+    const size_t ahead = NEXT_GROUP_BYTES / (NR * 4), tail = next && pairs > ahead ? pairs - ahead : pairs;
+    // Bytes from pair j of tile t to pair j - tail of the next group's tile t.
+    const size_t redirect = next ? next * stride * 2 - tail * NR * 4 : 0;
     for (size_t j = 0; j < pairs; j++) {
         const __m256i *p[3];
-        const size_t distance = PREFETCH_BYTES + (j >= steady ? redirect : 0);
+        const size_t distance = j >= tail ? redirect : ROW_PREFETCH_BYTES;
         for (int t = 0; t < T; t++) {
             p[t] = (const __m256i *)(const void *)(b + t * stride + j * NR * 2);
             _mm_prefetch((const char *)p[t] + distance, _MM_HINT_T0);
             _mm_prefetch((const char *)(p[t] + 2) + distance, _MM_HINT_T0);
         }
         const __m256 x = _mm256_broadcast_ss(xe + j), y = _mm256_broadcast_ss(xo + j);
-        for (int v = 0; v < 4; v++) {
-            __m256i w[3];
-            for (int t = 0; t < T; t++) {
-                w[t] = _mm256_loadu_si256(p[t] + v);
-                c[t][v] = _mm256_fmadd_ps(x, _mm256_castsi256_ps(_mm256_slli_epi32(w[t], 16)), c[t][v]);
-            }
-            for (int t = 0; t < T; t++) c[t][v] = _mm256_fmadd_ps(y, _mm256_castsi256_ps(_mm256_and_si256(w[t], hi)), c[t][v]);
-        }
+        for (int v = 0; v < 4; v++)
+            for (int t = 0; t < T; t++) ROW_CHUNK(c[t][v], p[t] + v);
     }
     for (int t = 0; t < T; t++)
         for (int v = 0; v < 4; v++) _mm256_storeu_ps(out + t * NR + 8 * v, c[t][v]);
 }
+#undef ROW_CHUNK
 
 /// One KC-pair block (j0..<j1) of one packed tile (`block`) run down every activation row: strips of
 /// up to MR2 rows, each widened KA pairs at a time. 3-4 rows take the 4-row kernel on each half of
