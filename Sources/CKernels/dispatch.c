@@ -91,6 +91,10 @@ void omni_cpu_relax(void) {
 #endif
 }
 
+static int ab_variant = 0;
+int omni_ab_variant(void) { return __atomic_load_n(&ab_variant, __ATOMIC_RELAXED); }
+void omni_ab_set_variant(int variant) { __atomic_store_n(&ab_variant, variant, __ATOMIC_RELAXED); }
+
 void omni_prefetch_read(const void *p, size_t bytes) {
     const char *c = (const char *)p;
     for (size_t i = 0; i < bytes; i += 64) __builtin_prefetch(c + i, 0, 2);

@@ -41,6 +41,12 @@ void omni_cpu_relax(void);
 /// Prefetches `bytes` from `p` toward the calling core's L2, a line at a time (no loads: memory
 /// that is no longer mapped is skipped, not faulted).
 void omni_prefetch_read(const void *p, size_t bytes);
+/// The variant an A/B experiment runs now: 0 unless the alternating harness is on
+/// (`OMNI_AB_EVERY`, `AlternatingHarness` in OmniTensor), which switches it between two values
+/// every so many products. Code under test reads it to pick one of two versions; nothing
+/// committed does (docs/benchmarks.md, "The alternating harness").
+int omni_ab_variant(void);
+void omni_ab_set_variant(int variant);
 /// Whether the CPU has AVX512_BF16 (vdpbf16ps); informative only, results never depend on it.
 int omni_cpu_has_avx512bf16(void);
 
