@@ -343,15 +343,17 @@ AVX2_KERNEL(1, 4)
 /// How far ahead, measured with ROW_CHUNK below in decode steps (alternating harness, both phases):
 /// 256 B ahead 3.0 and 3.0% faster than no prefetch but the next group's; 512 B against 256 B
 /// -0.4 and +1.9%, so the nearer. (With the compiler's own code, 1 KiB was best: 256 B - 2 KiB
-/// tried.)
+/// tried.) The next group's share, re-checked with ROW_CHUNK: 2 KiB against 1 KiB +0.26, +0.17%;
+/// 512 B against 2 KiB -1.06%.
 enum { ROW_PREFETCH_BYTES = 256, NEXT_GROUP_BYTES = 1024 };
 
 /// acc += x * even(w) + y * odd(w) for the 16 bf16 weights at `addr` (8 pairs): the even products
 /// first, then the odd ones, as avx2_kernel_1x4 sums. Written in assembly because the compiler, given
 /// intrinsics, loads each 32 bytes once and schedules every tile's even products ahead of the odd
 /// ones, which keeps the loaded weights live across the twelve sums: with three tiles it spilled 34
-/// registers a pair (105 instructions where 60 do). Here each 32 bytes is read twice (the second
-/// read hits L1), and one temporary is live at a time, so twelve sums, x, y and the mask fit the 16
+/// registers a pair (105 instructions where 60 do). Here each 32 bytes is read twice, a load for
+/// the shift (AVX2's shift by an immediate takes no memory operand) and the mask's own operand (a
+/// hit in L1), and one temporary is live at a time, so twelve sums, x, y and the mask fit the 16
 /// registers. C microbenchmark (2 threads, 64 MiB of tiles a pass, each pass against one reading
 /// the same tiles with loads alone just before it, 300 rounds, twice): the compiler's kernel read
 /// at 0.83 - 0.89 of the loads alone, this one 0.91 - 1.07. In decode steps (alternating harness,
