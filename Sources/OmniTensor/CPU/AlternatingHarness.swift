@@ -27,7 +27,8 @@ enum AlternatingHarness {
     private static let phase = environment["OMNI_AB_PHASE"].flatMap(Int.init) ?? 0
     private static let state = Mutex(State())
 
-    /// Called as each product over few rows starts (the products the lookahead sees).
+    /// Called as each product over few rows (under 32: decode steps) starts, whether or not the
+    /// lookahead between products is on.
     static func productStarts() {
         guard every > 0 else { return }
         let now = DispatchTime.now().uptimeNanoseconds

@@ -234,6 +234,7 @@ extension CPUBackend {
             // chunks of about gemvChunkBytes, 3 groups at K = 896: within the noise).
             let chunks = unit > 1 ? groups : rows < 32 ? tiles * kp * 64 / Self.gemvChunkBytes : tiles
             // While the caller works toward the next product, the workers prefetch its weights.
+            if rows < 32 { AlternatingHarness.productStarts() }
             var after: ThreadPool.Prefetch?
             if rows < 32, ProductLookahead.bytes > 0, pool.threads > 1 {
                 let tileBytes = kp * 64, parts = pool.partCount(groups, maxChunks: chunks)

@@ -33,7 +33,6 @@ final class ProductLookahead: Sendable {
     /// chunk of `first` bytes and then chunks of `chunk`) runs now, and returns what its threads
     /// should prefetch once their chunks are done: the product that followed it last time, if any.
     func advance(weights: UnsafeRawPointer, first: Int, chunk: Int, total: Int) -> ThreadPool.Prefetch? {
-        AlternatingHarness.productStarts()
         let key = Int(bitPattern: weights)
         let here = Layout(address: key, first: first, chunk: chunk, total: total)
         let next: Layout? = state.withLock { s in
