@@ -4,6 +4,11 @@ git-ignored): speed does not depend on weight values.
 
   .venv-ref/bin/python tools/reference/make_bench_model.py qwen2.5-0.5b   # -> bench-models/qwen2.5-0.5b
   .venv-ref/bin/python tools/reference/make_bench_model.py qwen3-0.6b
+  python make_bench_model.py qwen2.5-0.5b --tokenizer-from DIR   # offline: DIR's tokenizer files
+
+On a machine that cannot fetch the BPE ranks (the lent GPU machines reach nothing outside), pass
+`--tokenizer-from` a directory this script made elsewhere: its tokenizer.json and
+tokenizer_config.json are copied instead of built.
 
 Each directory has config.json and generation_config.json with the published model's values,
 model.safetensors (bf16, random N(0, 0.02)), and Qwen's real tokenizer: the 151,643 BPE ranks of
@@ -12,6 +17,7 @@ and chat template.
 """
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -65,7 +71,7 @@ def tokenizer(out, template_name):
     AutoTokenizer.from_pretrained(out)  # transformers can read what we wrote
 
 
-def main(name):
+def main(name, tokenizer_from=None):
     config_cls, kwargs, template = SHAPES[name]
     out = os.path.join(ROOT, "bench-models", name)
     os.makedirs(out, exist_ok=True)
@@ -74,7 +80,11 @@ def main(name):
     config.save_pretrained(out)
     GenerationConfig(bos_token_id=151643, eos_token_id=[151645, 151643], pad_token_id=151643, do_sample=True,
                      temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05).save_pretrained(out)
-    tokenizer(out, template)
+    if tokenizer_from:
+        for f in ("tokenizer.json", "tokenizer_config.json"):
+            shutil.copyfile(os.path.join(tokenizer_from, f), os.path.join(out, f))
+    else:
+        tokenizer(out, template)
     # Weights straight from the shapes (no torch model: half the memory), named as in the checkpoint.
     torch.manual_seed(0)
     h, i, L = config.hidden_size, config.intermediate_size, config.num_hidden_layers
@@ -104,5 +114,12 @@ def main(name):
 
 
 if __name__ == "__main__":
-    for arg in sys.argv[1:] or ["qwen2.5-0.5b"]:
-        main(arg)
+    args, source = sys.argv[1:], None
+    if "--tokenizer-from" in args:
+        i = args.index("--tokenizer-from")
+        if i + 1 >= len(args):
+            sys.exit("--tokenizer-from needs a directory")
+        source = args[i + 1]
+        del args[i:i + 2]
+    for arg in args or ["qwen2.5-0.5b"]:
+        main(arg, source)
