@@ -16,6 +16,13 @@ import OmniPipeline
 /// one 40 ms pass to the next, so the best of many passes catches moments a run of seconds
 /// averages over: the first roof compares a run with the best moment of several minutes, the
 /// second with the best of the seconds around it, the third with their typical rate.
+///
+/// And windows: just before each run and just after it, the probe reads for as long as the run
+/// took (`ReadProbe.window`: the patterns in turn, each pattern's rate over the whole window), so
+/// the roof averages over the host's swings as the run does. The fastest run against the fastest
+/// window (`windowBestRoofFraction`) compares like with like: the best of a few spans of equal
+/// length, taken in turn in the same minutes; each run is also given against the mean of the two
+/// windows around it (`windowRoofFractions`).
 public struct DecodeBenchmark: Sendable {
     public var modelDirectory: String
     public var threadCounts: [Int]
@@ -60,6 +67,13 @@ public struct DecodeBenchmark: Sendable {
         public var pairedRoofFractions: [Double]
         /// Each run's read rate over the mean pass of the probes around it.
         public var pairedMeanRoofFractions: [Double]
+        /// The probe's rate over a window as long as a run, just before each run and just after the
+        /// last (GB/s): run i lies between entries i and i + 1.
+        public var windowBandwidthGBps: [Double]
+        /// Each run's read rate over the mean of the two windows around it.
+        public var windowRoofFractions: [Double]
+        /// The fastest run's read rate over the fastest window.
+        public var windowBestRoofFraction: Double
     }
 
     public struct Result: Codable, Sendable {
@@ -94,6 +108,10 @@ public struct DecodeBenchmark: Sendable {
                                     "bracket_read_mean_gbps": .numbers(m.bracketMeanBandwidthGBps),
                                     "paired_mean_roof_fractions": .numbers(m.pairedMeanRoofFractions),
                                     "paired_mean_roof_fraction_median": .number(LatencySummary(m.pairedMeanRoofFractions).median),
+                                    "window_read_gbps": .numbers(m.windowBandwidthGBps),
+                                    "window_roof_fractions": .numbers(m.windowRoofFractions),
+                                    "window_roof_fraction_median": .number(LatencySummary(m.windowRoofFractions).median),
+                                    "window_best_roof_fraction": .number(m.windowBestRoofFraction),
                                     "method": .string(Self.method),
                                 ])
             }
@@ -113,25 +131,28 @@ public struct DecodeBenchmark: Sendable {
 
         var random = SeededRandom(seed: seed)
         let prompt = random.tokenIds(count: promptTokens, upperBound: min(cost.config.vocabularySize, 10_000))
-        var timings = [(threads: Int, seconds: Double, tokens: Int, rates: [Double], bracket: [[Double]])]()
+        var timings = [(threads: Int, seconds: Double, tokens: Int, rates: [Double], bracket: [[Double]], windows: [Double])]()
         for threads in threadCounts {
             let omni = try AsyncOmni(directory: modelDirectory, options: Self.singleSequenceOptions(
                 threads: threads, maxModelLen: promptTokens + tokens, cost: cost))
             defer { omni.shutdown() }
-            _ = try await Self.timeDecode(omni, prompt: prompt, tokens: min(tokens, 8))   // warm-up
+            let warmUp = try await Self.timeDecode(omni, prompt: prompt, tokens: min(tokens, 8))
             var best: (seconds: Double, tokens: Int)?
             var rates = [Double]()
             var bracket = [reads.passes(threads: threads, count: Self.bracketPasses)]
+            // The first window as long as the warm-up's rate says a run will take, then as the last run took.
+            var windows = [reads.window(threads: threads, seconds: warmUp.seconds / Double(warmUp.tokens) * Double(tokens - 1))]
             for _ in 0..<repeats {
                 let run = try await Self.timeDecode(omni, prompt: prompt, tokens: tokens)
                 rates.append(Double(run.tokens) / run.seconds)
                 if best == nil || rates.last! > Double(best!.tokens) / best!.seconds { best = run }
                 bracket.append(reads.passes(threads: threads, count: Self.bracketPasses))
+                windows.append(reads.window(threads: threads, seconds: run.seconds))
                 let around = bracket.suffix(2).joined().map { String(format: "%.1f", $0) }.joined(separator: " ")
-                progress(String(format: "  %d thread(s): %.1f tok/s = %.1f GB/s; probe passes around it: %@ GB/s", threads,
-                                rates.last!, rates.last! * bytesPerToken / 1e9, around))
+                progress(String(format: "  %d thread(s): %.1f tok/s = %.1f GB/s; probe passes around it: %@ GB/s; windows: %.1f, %.1f GB/s",
+                                threads, rates.last!, rates.last! * bytesPerToken / 1e9, around, windows[windows.count - 2], windows.last!))
             }
-            timings.append((threads, best!.seconds, best!.tokens, rates, bracket))
+            timings.append((threads, best!.seconds, best!.tokens, rates, bracket, windows))
         }
 
         progress("read roof after:")
@@ -148,11 +169,17 @@ public struct DecodeBenchmark: Sendable {
             }
             let best = { (passes: [Double]) in passes.max() ?? 0 }
             let mean = { (passes: [Double]) in passes.reduce(0, +) / Double(max(passes.count, 1)) }
+            let windowRoofs = t.rates.indices.map { i in
+                let around = (t.windows[i] + t.windows[i + 1]) / 2
+                return around > 0 ? t.rates[i] * bytesPerToken / 1e9 / around : 0
+            }
+            let fastestWindow = best(t.windows)
             return Measurement(threads: t.threads, tokensPerSecond: rate, runTokensPerSecond: t.rates, decodeSeconds: t.seconds, decodedTokens: t.tokens,
                                readBandwidthGBps: bandwidth[t.threads] ?? 0, roofTokensPerSecond: roof,
                                roofFraction: roof > 0 ? rate / roof : 0, bracketBandwidthGBps: t.bracket.map(best),
                                bracketMeanBandwidthGBps: t.bracket.map(mean), pairedRoofFractions: paired(best),
-                               pairedMeanRoofFractions: paired(mean))
+                               pairedMeanRoofFractions: paired(mean), windowBandwidthGBps: t.windows, windowRoofFractions: windowRoofs,
+                               windowBestRoofFraction: fastestWindow > 0 ? rate * bytesPerToken / 1e9 / fastestWindow : 0)
         }
         func named(_ d: [Int: Double]) -> [String: Double] { Dictionary(uniqueKeysWithValues: d.map { (String($0.key), $0.value) }) }
         return Result(model: BenchmarkRecord.absolutePath(modelDirectory), dtype: cost.dtypeName, parameters: cost.parameters,

@@ -53,28 +53,59 @@ final class ReadProbe {
         sink.deallocate()
     }
 
-    /// GB/s (1e9 bytes per second) of the fastest of one pass of each pattern on `threads` threads.
-    func pass(threads: Int) -> Double {
+    /// The probe's read patterns, in the order above.
+    enum Pattern: CaseIterable { case halves, claimed, streamed }
+
+    /// One pass over the buffer in `pattern` on `threads` threads: bytes read and nanoseconds taken.
+    private func read(_ pattern: Pattern, threads: Int) -> (bytes: Int, nanoseconds: UInt64) {
         let n = max(1, threads)
         let pool = pools[n] ?? ThreadPool(threads: n)
         pools[n] = pool
         let buffer = self.buffer, sink = self.sink
-        func rate(_ readBytes: Int, parts: Int, _ read: (Range<Int>) -> Void) -> Double {
-            let start = DispatchTime.now().uptimeNanoseconds
-            pool.parallelFor(parts, maxChunks: parts, read)
-            return Double(readBytes) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9) / 1e9
-        }
         let per = bytes / n / 64 * 64, chunks = bytes / Self.chunkBytes, chunkBytes = Self.chunkBytes
-        let halves = rate(per * n, parts: n) { range in
-            for t in range { sink[t] = omni_read_checksum(buffer + t * per, per) }
+        let start = DispatchTime.now().uptimeNanoseconds
+        switch pattern {
+        case .halves:
+            pool.parallelFor(n, maxChunks: n) { range in
+                for t in range { sink[t] = omni_read_checksum(buffer + t * per, per) }
+            }
+        case .claimed:
+            pool.parallelFor(chunks, maxChunks: chunks) { range in
+                for c in range { sink[c] = omni_read_checksum(buffer + c * chunkBytes, chunkBytes) }
+            }
+        case .streamed:
+            pool.parallelFor(chunks, maxChunks: chunks) { range in
+                for c in range { sink[c] = omni_read_checksum_streams(buffer + c * chunkBytes, chunkBytes, Self.streams) }
+            }
         }
-        let claimed = rate(bytes, parts: chunks) { range in
-            for c in range { sink[c] = omni_read_checksum(buffer + c * chunkBytes, chunkBytes) }
-        }
-        let streamed = rate(bytes, parts: chunks) { range in
-            for c in range { sink[c] = omni_read_checksum_streams(buffer + c * chunkBytes, chunkBytes, Self.streams) }
-        }
-        return max(halves, claimed, streamed)
+        return (pattern == .halves ? per * n : bytes, max(1, DispatchTime.now().uptimeNanoseconds - start))
+    }
+
+    /// GB/s (1e9 bytes per second) of the fastest of one pass of each pattern on `threads` threads.
+    func pass(threads: Int) -> Double {
+        Pattern.allCases.map { pattern in
+            let r = read(pattern, threads: threads)
+            return Double(r.bytes) / Double(r.nanoseconds)
+        }.max() ?? 0
+    }
+
+    /// GB/s of the fastest pattern over a window of at least `seconds`: the patterns take turns, a
+    /// pass each, until the window has passed, and each pattern's rate is its bytes over its own
+    /// time in the window. A run of seconds averages over the host's swings from one pass to the
+    /// next; a roof taken over a window as long as the run does too, where the best single pass
+    /// (tens of milliseconds) is the best moment.
+    func window(threads: Int, seconds: Double) -> Double {
+        var bytes = [Int](repeating: 0, count: Pattern.allCases.count)
+        var nanoseconds = [UInt64](repeating: 0, count: Pattern.allCases.count)
+        let start = DispatchTime.now().uptimeNanoseconds, length = UInt64(max(0, seconds) * 1e9)
+        repeat {
+            for (i, pattern) in Pattern.allCases.enumerated() {
+                let r = read(pattern, threads: threads)
+                bytes[i] += r.bytes
+                nanoseconds[i] += r.nanoseconds
+            }
+        } while DispatchTime.now().uptimeNanoseconds - start < length
+        return zip(bytes, nanoseconds).map { Double($0) / Double($1) }.max() ?? 0
     }
 
     /// The fastest of `repeats` passes (each the fastest of its patterns).

@@ -78,6 +78,14 @@ extension Bench {
                              100 * LatencySummary(best).median, 100 * (best.min() ?? 0), 100 * (best.max() ?? 0),
                              100 * LatencySummary(mean).median, 100 * (mean.min() ?? 0), 100 * (mean.max() ?? 0)))
             }
+            print("windows as long as a run, just before and after each (the probe's patterns in turn, each over the window):")
+            for m in result.measurements {
+                let each = m.windowRoofFractions
+                print(String(format: "%7d threads: window GB/s %@; fastest run / fastest window %.0f%%; each run / the two around it %.0f%% (%.0f - %.0f%%)",
+                             m.threads, m.windowBandwidthGBps.map { String(format: "%.1f", $0) }.joined(separator: " "),
+                             100 * m.windowBestRoofFraction, 100 * LatencySummary(each).median, 100 * (each.min() ?? 0),
+                             100 * (each.max() ?? 0)))
+            }
         }
     }
 }

@@ -89,7 +89,7 @@ def test_bench_machine_json_pairs_each_gemv_pass_with_the_probe_passes_around_it
     assert abs(result["bf16GemvShareOfRoof"] - result["bf16GemvGBps"] / result["bestReadBandwidthGBps"]) < 1e-9
 
 
-def test_bench_decode_json_pairs_each_run_with_the_probes_around_it():
+def test_bench_decode_json_pairs_each_run_with_the_probes_and_windows_around_it():
     out = omni("bench", "decode", MODEL, "--tokens", "4", "--repeats", "3", "--buffer-mib", "64", "--threads", "1",
                "--json")
     record = json.loads(out.stdout.strip().splitlines()[-1])
@@ -108,4 +108,16 @@ def test_bench_decode_json_pairs_each_run_with_the_probes_around_it():
             expected = runs[i] * details["bytes_per_token"] / 1e9 / roof(i)
             assert abs(fraction - expected) <= 1e-9 * expected, (key, i, fraction, expected)
         assert sorted(fractions)[1] == details[key.replace("fractions", "fraction_median")]
+    # A window as long as a run before each run and after the last: each run against the mean of the
+    # two around it, and the fastest run against the fastest window.
+    windows, rate = details["window_read_gbps"], details["bytes_per_token"] / 1e9
+    assert len(windows) == 4 and all(w > 0 for w in windows)
+    fractions = details["window_roof_fractions"]
+    assert len(fractions) == 3
+    for i, fraction in enumerate(fractions):
+        expected = runs[i] * rate / ((windows[i] + windows[i + 1]) / 2)
+        assert abs(fraction - expected) <= 1e-9 * expected, (i, fraction, expected)
+    assert sorted(fractions)[1] == details["window_roof_fraction_median"]
+    expected = record["value"] * rate / max(windows)
+    assert abs(details["window_best_roof_fraction"] - expected) <= 1e-9 * expected
     assert record["model"] == os.path.abspath(MODEL)
