@@ -56,6 +56,18 @@ static void pack_b_rest(const uint16_t *const *w, size_t cols, size_t k, size_t 
 /// streams of a 4-row strip fell in one L1 set.
 static inline size_t split_half(size_t pairs) { return pairs + 16; }
 
+/// The batch-1 kernels' prefetches (avx2_row_tiles, native_row_tiles): ROW_PREFETCH_BYTES ahead of
+/// the pair being read, and over each tile's last NEXT_GROUP_BYTES the start of the thread's next
+/// group instead (measured on Zen 3 with avx2_row_tiles; see there).
+enum { ROW_PREFETCH_BYTES = 256, NEXT_GROUP_BYTES = 1024 };
+
+/// How many tiles on from t0 the calling thread's next group starts, after the group of T there:
+/// right after it within t0..<t1, else at `after` if that is a tile further on; 0 if unknown.
+static inline size_t next_tiles(size_t t0, size_t T, size_t t1, size_t after, size_t tiles) {
+    if (t0 + T < t1) return T;
+    return after < tiles && after > t0 ? after - t0 : 0;
+}
+
 #if defined(__x86_64__) && defined(__clang__)
 #include <immintrin.h>
 
@@ -183,12 +195,54 @@ static void gemm_bf16_native(const uint16_t *a, size_t rows, size_t kp, size_t k
     }
 }
 
+/// One row against T (2 or 3) whole tiles side by side, `stride` uint16 apart: each output lane
+/// sums its pairs in k order with one vdpbf16ps each, as kernel_1x32 does (which passes its sums
+/// between KC blocks through `out`, exactly), so the bits are those of the tiles one at a time and
+/// of any number of rows. One tile at a time reads one stream per thread; on a Xeon with
+/// AVX512-BF16 (2 threads, Qwen2.5-0.5B decode) that ran at 14 - 18 tok/s where the AVX2 path,
+/// three tiles at once with these prefetches, ran at 20 - 21 (docs/benchmarks.md, seventh round).
+/// Prefetches as avx2_row_tiles: ROW_PREFETCH_BYTES ahead, and over the last NEXT_GROUP_BYTES of
+/// each tile the start of the next group's (`next` tiles on; 0: unknown).
+static inline __attribute__((always_inline)) void native_row_tiles(int T, const uint32_t *a, size_t pairs,
+                                                                   const uint16_t *b, size_t stride, size_t next,
+                                                                   float *out) {
+    __m512 c[3][2];
+    for (int t = 0; t < T; t++) c[t][0] = c[t][1] = _mm512_setzero_ps();
+    const size_t ahead = NEXT_GROUP_BYTES / (NR * 4), tail = next && pairs > ahead ? pairs - ahead : pairs;
+    // Bytes from pair j of tile t to pair j - tail of the next group's tile t.
+    const size_t redirect = next ? next * stride * 2 - tail * NR * 4 : 0;
+    for (size_t j = 0; j < pairs; j++) {
+        const size_t distance = j >= tail ? redirect : ROW_PREFETCH_BYTES;
+        const __m512bh v = (__m512bh)_mm512_set1_epi32((int)a[j]);
+        for (int t = 0; t < T; t++) {
+            const char *p = (const char *)(b + t * stride + j * NR * 2);
+            _mm_prefetch(p + distance, _MM_HINT_T0);
+            _mm_prefetch(p + 64 + distance, _MM_HINT_T0);
+            c[t][0] = _mm512_dpbf16_ps(c[t][0], v, (__m512bh)_mm512_loadu_si512((const void *)p));
+            c[t][1] = _mm512_dpbf16_ps(c[t][1], v, (__m512bh)_mm512_loadu_si512((const void *)(p + 64)));
+        }
+    }
+    for (int t = 0; t < T; t++) {
+        _mm512_storeu_ps(out + t * NR, c[t][0]);
+        _mm512_storeu_ps(out + t * NR + 16, c[t][1]);
+    }
+}
+
 /// The same products, in the same order, from weights packed once (omni_pack_b_bf16_rows): tile t is
-/// packed + t * pairs * 64, its KC-pair blocks read in place.
+/// packed + t * pairs * 64, its KC-pair blocks read in place. One row runs whole tiles three at a
+/// time, then two (native_row_tiles; `after` as in omni_gemm_split_packed).
 static void gemm_bf16_packed_native(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n,
-                                    size_t t0, size_t t1, float *out, size_t ldo) {
-    const size_t pairs = kp / 2;
+                                    size_t t0, size_t t1, float *out, size_t ldo, size_t after) {
+    const size_t pairs = kp / 2, stride = pairs * NR * 2;
     const uint32_t *a32 = (const uint32_t *)a;
+    if (rows == 1) {
+        const size_t whole = t1 < n / NR ? t1 : n / NR, tiles = (n + NR - 1) / NR;
+        // Four left go as two and two, not three and a lone one (kernel_1x32: two sums).
+        for (; t0 + 3 <= whole && whole - t0 != 4; t0 += 3)
+            native_row_tiles(3, a32, pairs, packed + t0 * stride, stride, next_tiles(t0, 3, t1, after, tiles), out + t0 * NR);
+        for (; t0 + 2 <= whole; t0 += 2)
+            native_row_tiles(2, a32, pairs, packed + t0 * stride, stride, next_tiles(t0, 2, t1, after, tiles), out + t0 * NR);
+    }
     for (size_t t = t0; t < t1; t++) {
         const size_t c = t * NR, cols = n - c < NR ? n - c : NR;
         const uint16_t *tile = packed + t * pairs * NR * 2;
@@ -344,8 +398,9 @@ AVX2_KERNEL(1, 4)
 /// 256 B ahead 3.0 and 3.0% faster than no prefetch but the next group's; 512 B against 256 B
 /// -0.4 and +1.9%, so the nearer. (With the compiler's own code, 1 KiB was best: 256 B - 2 KiB
 /// tried.) The next group's share, re-checked with ROW_CHUNK: 2 KiB against 1 KiB +0.26, +0.17%;
-/// 512 B against 2 KiB -1.06%.
-enum { ROW_PREFETCH_BYTES = 256, NEXT_GROUP_BYTES = 1024 };
+/// 512 B against 2 KiB -1.06%. A second prefetch per line, 2 KiB ahead toward L2 (prefetcht1), over
+/// the 256 B one: -15.2 to -18.5% in four rounds (software prefetches hold the L1 miss buffers the
+/// near ones need).
 
 /// acc += x * even(w) + y * odd(w) for the 16 bf16 weights at `addr` (8 pairs): the even products
 /// first, then the odd ones, as avx2_kernel_1x4 sums. Written in assembly because the compiler, given
@@ -455,13 +510,6 @@ static void gemm_bf16_avx2(const act_src *src, size_t k, const uint16_t *w, size
             run_block_avx2(src, j0, j1, scratch, out + n, ldo, cols);
         }
     }
-}
-
-/// How many tiles on from t0 the calling thread's next group starts, after the group of T there:
-/// right after it within t0..<t1, else at `after` if that is a tile further on; 0 if unknown.
-static inline size_t next_tiles(size_t t0, size_t T, size_t t1, size_t after, size_t tiles) {
-    if (t0 + T < t1) return T;
-    return after < tiles && after > t0 ? after - t0 : 0;
 }
 
 static void gemm_bf16_packed_avx2(const act_src *src, size_t k, const uint16_t *packed, size_t n, size_t t0, size_t t1,
@@ -613,10 +661,10 @@ static void gemm_bf16_packed_portable(const uint16_t *a, size_t rows, size_t kp,
 }
 
 void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n, size_t t0,
-                           size_t t1, float *out, size_t ldo) {
+                           size_t t1, float *out, size_t ldo, size_t after) {
 #if defined(__x86_64__) && defined(__clang__)
     switch (omni_gemm_bf16_native()) {
-    case 2: gemm_bf16_packed_native(a, rows, kp, packed, n, t0, t1, out, ldo); return;
+    case 2: gemm_bf16_packed_native(a, rows, kp, packed, n, t0, t1, out, ldo, after); return;
     case 1: {
         const act_src src = {(const uint32_t *)(const void *)a, kp / 2, 0, 0, rows};
         gemm_bf16_packed_avx2(&src, kp, packed, n, t0, t1, out, ldo, t1);

@@ -69,10 +69,10 @@ import Testing
 
     /// Weights packed once (`omni_pack_b_bf16_rows`, `omni_gemm_bf16_packed`): against the double
     /// reference (same tolerance), and bit for bit against the per-call packing of `omni_gemm_bf16`
-    /// and against each row computed alone: 1, 2, 3, 5 and 8-row groups, a weight stride past k,
+    /// and against each row computed alone (in one range of tiles and in two): 1, 2, 3, 5 and 8-row groups, a weight stride past k,
     /// odd k, columns not a multiple of 32, k past one 4096-pair block. Both paths, every ISA level;
     /// the AVX2 kernels and the portable loop bit for bit.
-    @Test(arguments: [(1, 5, 8), (2, 40, 33), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 46), (6, 64, 2050), (9, 40, 8203), (1, 200, 300), (1, 96, 8203)])
+    @Test(arguments: [(1, 5, 8), (2, 40, 33), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 46), (6, 64, 2050), (9, 40, 8203), (1, 200, 300), (1, 96, 8203), (3, 136, 70)])
     func packedWeightsMatchReferenceAndPerCallPacking(shape: (Int, Int, Int)) {
         let (rows, n, k) = shape
         var rng = SeededRandom(seed: UInt64(rows * 7919 + n * 31 + k))
@@ -96,8 +96,8 @@ import Testing
                 omni_pack_b_bf16_rows(rows, n, k, 1, tiles, &packed)
             }
             var out = [Float](repeating: .nan, count: rows * n)
-            omni_gemm_bf16_packed(a, rows, kp, packed, n, 0, 1, &out, n)
-            omni_gemm_bf16_packed(a, rows, kp, packed, n, 1, tiles, &out, n)
+            omni_gemm_bf16_packed(a, rows, kp, packed, n, 0, 1, &out, n, tiles)
+            omni_gemm_bf16_packed(a, rows, kp, packed, n, 1, tiles, &out, n, tiles)
             let error = worstError(rows: rows, n: n, k: k, out: out, a: rounded(x), w: dense)
             #expect(error <= 1e-4, "packed \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| > 1e-4")
             print("bf16 GEMM, packed weights, \(rows)x\(n)x\(k) \(path): max error \(error) of sum |a w| (<= 1e-4)")
@@ -118,9 +118,17 @@ import Testing
                 var alone = [UInt16](repeating: 0, count: 8 * kp)
                 omni_pack_a_bf16(Array(x[(r * k)..<(r * k + k)]), k, 1, k, &alone, kp)
                 var row = [Float](repeating: .nan, count: n)
-                omni_gemm_bf16_packed(alone, 1, kp, packed, n, 0, tiles, &row, n)
+                omni_gemm_bf16_packed(alone, 1, kp, packed, n, 0, tiles, &row, n, tiles)
                 #expect(row.map(\.bitPattern) == out[(r * n)..<(r * n + n)].map(\.bitPattern),
                         "\(rows)x\(n)x\(k) \(path): row \(r) alone differs from it among \(rows)")
+                // In two ranges, the first told that its thread goes on a tile past the second's
+                // start (the batch-1 kernels prefetch there): prefetches move, results do not.
+                let mid = tiles / 2
+                var parts = [Float](repeating: .nan, count: n)
+                omni_gemm_bf16_packed(alone, 1, kp, packed, n, 0, mid, &parts, n, min(mid + 1, tiles))
+                omni_gemm_bf16_packed(alone, 1, kp, packed, n, mid, tiles, &parts, n, tiles)
+                #expect(parts.map(\.bitPattern) == row.map(\.bitPattern),
+                        "\(rows)x\(n)x\(k) \(path): row \(r) in two ranges differs from it in one")
             }
         }
         // The AVX2 kernels sum as the portable loop does (one FMA per element in k order).

@@ -150,8 +150,9 @@ size_t omni_gemm_bf16_packed_count(size_t n, size_t k);
 void omni_pack_b_bf16_rows(const uint16_t *const *rows, size_t n, size_t k, size_t t0, size_t t1, uint16_t *packed);
 /// omni_gemm_bf16's products, summed in the same order (so bit for bit the same), for the output
 /// tiles t0..<t1 of weights packed by omni_pack_b_bf16_rows; any number of rows, 1 included.
+/// `after` as in omni_gemm_split_packed (AVX512-BF16's batch-1 kernel prefetches by it).
 void omni_gemm_bf16_packed(const uint16_t *a, size_t rows, size_t kp, const uint16_t *packed, size_t n, size_t t0,
-                           size_t t1, float *out, size_t ldo);
+                           size_t t1, float *out, size_t ldo, size_t after);
 /// Products over bf16 weights with the activations split once into even and odd k elements, f32
 /// (the default precision) or rounded to bf16 first (`round_bf16`: bf16 mode without AVX512-BF16):
 /// rows r0..<r1 of a buffer of omni_split_count floats (rows padded to a multiple of 4; a row past

@@ -217,15 +217,15 @@ extension CPUBackend {
         if let packed = given ?? weight.flatMap({ packedBF16([$0], create: rows <= Self.bf16PackRowLimit) }) {
             // Few rows read weights more than they compute: chunks of about `gemvChunkBytes` of
             // them. Many rows: one tile per chunk, so threads finish within a tile of each other.
-            // One row on the split path multiplies whole tiles three at a time, so it works in
-            // groups of three tiles. The one or two tiles over a multiple of three form the first
+            // One row multiplies whole tiles three at a time (on the split path and with
+            // AVX512-BF16 alike), so it works in groups of three tiles. The one or two tiles over a multiple of three form the first
             // group, so the last chunks, which decide when the product ends, are whole groups. A
             // lone tile joins three others, which run as two and two: alone it has four FMA chains
             // and runs at about half speed. (Measured in decode with the alternating harness:
             // groups +3.0-4.9% against chunks of any tile count and leftover first +1.8-3.6%, both
             // in one phase only, which favoured "on" by about 2.5%; the lone tile, bias cancelled,
             // +0.3%, within the noise: the other thread takes up the slack.)
-            let unit = rows == 1 && !native ? 3 : 1
+            let unit = rows == 1 ? 3 : 1
             let rest = tiles % unit, lead = rest == 1 && tiles > unit ? unit + 1 : rest
             let groups = lead == 0 ? tiles / unit : 1 + (tiles - lead) / unit
             let start = { (g: Int) -> Int in lead == 0 || g == 0 ? g * unit : lead + (g - 1) * unit }
@@ -244,13 +244,13 @@ extension CPUBackend {
             }
             pool.parallelFor(groups, grain: 1, maxChunks: chunks, thenPrefetch: after) { g in
                 let t0 = start(g.lowerBound), t1 = start(g.upperBound)
+                // Threads claim chunks in turn, so this thread's next chunk is probably the one
+                // `threads` chunks on: its last group prefetches that chunk's start.
+                let next = g.upperBound + (pool.threads - 1) * g.count, after = next < groups ? start(next) : tiles
                 if native {
-                    omni_gemm_bf16_packed(a, rows, kp, packed, n, t0, t1, out, n)
+                    omni_gemm_bf16_packed(a, rows, kp, packed, n, t0, t1, out, n, after)
                 } else {
-                    // Threads claim chunks in turn, so this thread's next chunk is probably the
-                    // one `threads` chunks on: its last group prefetches that chunk's start.
-                    let after = g.upperBound + (pool.threads - 1) * g.count
-                    omni_gemm_split_packed(xs, rows, k, packed, n, t0, t1, out, n, after < groups ? start(after) : tiles)
+                    omni_gemm_split_packed(xs, rows, k, packed, n, t0, t1, out, n, after)
                 }
             }
             return
