@@ -17,12 +17,14 @@ import OmniPipeline
 /// averages over: the first roof compares a run with the best moment of several minutes, the
 /// second with the best of the seconds around it, the third with their typical rate.
 ///
-/// And windows: just before each run and just after it, the probe reads for as long as the run
-/// took (`ReadProbe.window`: the patterns in turn, each pattern's rate over the whole window), so
-/// the roof averages over the host's swings as the run does. The fastest run against the fastest
-/// window (`windowBestRoofFraction`) compares like with like: the best of a few spans of equal
-/// length, taken in turn in the same minutes; each run is also given against the mean of the two
-/// windows around it (`windowRoofFractions`).
+/// And windows: just before each run (after the passes that follow the run before it) and once
+/// after the last, the probe reads for as long as a run takes (the first window as long as the
+/// warm-up's rate says, each later one as long as the run before it took; `ReadProbe.window`: the
+/// patterns in turn, each pattern's rate over the whole window), so the roof averages over the
+/// host's swings as the run does. The fastest run against the fastest window
+/// (`windowBestRoofFraction`) compares like with like: the best of a few spans of equal length,
+/// taken in turn in the same minutes; each run is also given against the mean of the two windows
+/// around it (`windowRoofFractions`).
 public struct DecodeBenchmark: Sendable {
     public var modelDirectory: String
     public var threadCounts: [Int]
