@@ -68,6 +68,28 @@ static inline size_t next_tiles(size_t t0, size_t T, size_t t1, size_t after, si
     return after < tiles && after > t0 ? after - t0 : 0;
 }
 
+/// How many whole tiles (of those below `whole`) the batch-1 group at t0 takes: three, but four
+/// left go as two and two (a lone tile would run with a third of the sums in flight); 0 once fewer
+/// than two are left (those run through the general kernels).
+static inline size_t row_group(size_t t0, size_t whole) {
+    const size_t left = whole > t0 ? whole - t0 : 0;
+    return left >= 3 && left != 4 ? 3 : left >= 2 ? 2 : 0;
+}
+
+/// Where a batch-1 kernel's prefetches go: ROW_PREFETCH_BYTES ahead of pair j before `tail`, then
+/// `redirect` bytes on, which is pair j - tail of the same tile of the thread's next group (`next`
+/// tiles on from this one, `stride` uint16 apart; with next 0, unknown, every pair is before tail).
+typedef struct { size_t tail, redirect; } row_prefetch;
+
+static inline row_prefetch row_prefetch_plan(size_t pairs, size_t stride, size_t next) {
+    const size_t ahead = NEXT_GROUP_BYTES / (NR * 4), tail = next && pairs > ahead ? pairs - ahead : pairs;
+    return (row_prefetch){tail, next ? next * stride * 2 - tail * NR * 4 : 0};
+}
+
+static inline size_t row_prefetch_distance(row_prefetch plan, size_t j) {
+    return j >= plan.tail ? plan.redirect : ROW_PREFETCH_BYTES;
+}
+
 #if defined(__x86_64__) && defined(__clang__)
 #include <immintrin.h>
 
@@ -210,11 +232,9 @@ static inline __attribute__((always_inline)) void native_row_tiles(int T, const 
                                                                    float *out) {
     __m512 c[3][2];
     for (int t = 0; t < T; t++) c[t][0] = c[t][1] = _mm512_setzero_ps();
-    const size_t ahead = NEXT_GROUP_BYTES / (NR * 4), tail = next && pairs > ahead ? pairs - ahead : pairs;
-    // Bytes from pair j of tile t to pair j - tail of the next group's tile t.
-    const size_t redirect = next ? next * stride * 2 - tail * NR * 4 : 0;
+    const row_prefetch plan = row_prefetch_plan(pairs, stride, next);
     for (size_t j = 0; j < pairs; j++) {
-        const size_t distance = j >= tail ? redirect : ROW_PREFETCH_BYTES;
+        const size_t distance = row_prefetch_distance(plan, j);
         const __m512bh v = (__m512bh)_mm512_set1_epi32((int)a[j]);
         for (int t = 0; t < T; t++) {
             const char *p = (const char *)(b + t * stride + j * NR * 2);
@@ -239,11 +259,11 @@ static void gemm_bf16_packed_native(const uint16_t *a, size_t rows, size_t kp, c
     const uint32_t *a32 = (const uint32_t *)a;
     if (rows == 1) {
         const size_t whole = t1 < n / NR ? t1 : n / NR, tiles = (n + NR - 1) / NR;
-        // Four left go as two and two, not three and a lone one (kernel_1x32: two sums).
-        for (; t0 + 3 <= whole && whole - t0 != 4; t0 += 3)
-            native_row_tiles(3, a32, pairs, packed + t0 * stride, stride, next_tiles(t0, 3, t1, after, tiles), out + t0 * NR);
-        for (; t0 + 2 <= whole; t0 += 2)
-            native_row_tiles(2, a32, pairs, packed + t0 * stride, stride, next_tiles(t0, 2, t1, after, tiles), out + t0 * NR);
+        for (size_t T; (T = row_group(t0, whole)) != 0; t0 += T) {
+            const size_t next = next_tiles(t0, T, t1, after, tiles);
+            if (T == 3) native_row_tiles(3, a32, pairs, packed + t0 * stride, stride, next, out + t0 * NR);
+            else native_row_tiles(2, a32, pairs, packed + t0 * stride, stride, next, out + t0 * NR);
+        }
     }
     for (size_t t = t0; t < t1; t++) {
         const size_t c = t * NR, cols = n - c < NR ? n - c : NR;
@@ -433,12 +453,10 @@ static inline __attribute__((always_inline)) void avx2_row_tiles(int T, const fl
     __m256 c[3][4];
     for (int t = 0; t < T; t++)
         for (int v = 0; v < 4; v++) c[t][v] = _mm256_setzero_ps();
-    const size_t ahead = NEXT_GROUP_BYTES / (NR * 4), tail = next && pairs > ahead ? pairs - ahead : pairs;
-    // Bytes from pair j of tile t to pair j - tail of the next group's tile t.
-    const size_t redirect = next ? next * stride * 2 - tail * NR * 4 : 0;
+    const row_prefetch plan = row_prefetch_plan(pairs, stride, next);
     for (size_t j = 0; j < pairs; j++) {
         const __m256i *p[3];
-        const size_t distance = j >= tail ? redirect : ROW_PREFETCH_BYTES;
+        const size_t distance = row_prefetch_distance(plan, j);
         for (int t = 0; t < T; t++) {
             p[t] = (const __m256i *)(const void *)(b + t * stride + j * NR * 2);
             _mm_prefetch((const char *)p[t] + distance, _MM_HINT_T0);
@@ -518,14 +536,13 @@ static void gemm_bf16_packed_avx2(const act_src *src, size_t k, const uint16_t *
                                   float *out, size_t ldo, size_t after) {
     const size_t pairs = (k + 1) / 2, stride = pairs * NR * 2;
     if (src->rows == 1 && src->xs) { // batch 1: whole tiles three at a time, then two (avx2_row_tiles)
-        const size_t whole = t1 < n / NR ? t1 : n / NR;
+        const size_t whole = t1 < n / NR ? t1 : n / NR, tiles = (n + NR - 1) / NR;
         const float *xe = src->xs, *xo = xe + split_half(pairs);
-        // Four left go as two and two, not three and a lone one (avx2_kernel_1x4, four FMA chains).
-        const size_t tiles = (n + NR - 1) / NR;
-        for (; t0 + 3 <= whole && whole - t0 != 4; t0 += 3)
-            avx2_row_tiles(3, xe, xo, pairs, packed + t0 * stride, stride, next_tiles(t0, 3, t1, after, tiles), out + t0 * NR);
-        for (; t0 + 2 <= whole; t0 += 2)
-            avx2_row_tiles(2, xe, xo, pairs, packed + t0 * stride, stride, next_tiles(t0, 2, t1, after, tiles), out + t0 * NR);
+        for (size_t T; (T = row_group(t0, whole)) != 0; t0 += T) {
+            const size_t next = next_tiles(t0, T, t1, after, tiles);
+            if (T == 3) avx2_row_tiles(3, xe, xo, pairs, packed + t0 * stride, stride, next, out + t0 * NR);
+            else avx2_row_tiles(2, xe, xo, pairs, packed + t0 * stride, stride, next, out + t0 * NR);
+        }
     }
     for (size_t t = t0; t < t1; t++) {
         const size_t c = t * NR, cols = n - c < NR ? n - c : NR;

@@ -69,9 +69,10 @@ import Testing
 
     /// Weights packed once (`omni_pack_b_bf16_rows`, `omni_gemm_bf16_packed`): against the double
     /// reference (same tolerance), and bit for bit against the per-call packing of `omni_gemm_bf16`
-    /// and against each row computed alone (in one range of tiles and in two): 1, 2, 3, 5 and 8-row groups, a weight stride past k,
-    /// odd k, columns not a multiple of 32, k past one 4096-pair block. Both paths, every ISA level;
-    /// the AVX2 kernels and the portable loop bit for bit.
+    /// and against each row computed alone (in one range of tiles and in two): 1, 2, 3, 5 and 8-row
+    /// groups, a weight stride past k, odd k, columns not a multiple of 32, k past one 4096-pair
+    /// block, four whole tiles (one row runs them two and two). Both paths, every ISA level; the
+    /// AVX2 kernels and the portable loop bit for bit.
     @Test(arguments: [(1, 5, 8), (2, 40, 33), (3, 33, 64), (5, 70, 129), (13, 64, 896), (70, 37, 46), (6, 64, 2050), (9, 40, 8203), (1, 200, 300), (1, 96, 8203), (3, 136, 70)])
     func packedWeightsMatchReferenceAndPerCallPacking(shape: (Int, Int, Int)) {
         let (rows, n, k) = shape

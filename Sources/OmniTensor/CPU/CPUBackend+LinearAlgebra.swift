@@ -218,8 +218,9 @@ extension CPUBackend {
             // Few rows read weights more than they compute: chunks of about `gemvChunkBytes` of
             // them. Many rows: one tile per chunk, so threads finish within a tile of each other.
             // One row multiplies whole tiles three at a time (on the split path and with
-            // AVX512-BF16 alike), so it works in groups of three tiles. The one or two tiles over a multiple of three form the first
-            // group, so the last chunks, which decide when the product ends, are whole groups. A
+            // AVX512-BF16 alike), so it works in groups of three tiles. The one or two tiles over
+            // a multiple of three form the first group, so the last chunks, which decide when the
+            // product ends, are whole groups. A
             // lone tile joins three others, which run as two and two: alone it has four FMA chains
             // and runs at about half speed. (Measured in decode with the alternating harness:
             // groups +3.0-4.9% against chunks of any tile count and leftover first +1.8-3.6%, both
