@@ -163,25 +163,21 @@ public struct DecodeBenchmark: Sendable {
         let measurements = timings.map { t -> Measurement in
             let rate = Double(t.tokens) / t.seconds
             let roof = (bandwidth[t.threads] ?? 0) * 1e9 / bytesPerToken
-            func paired(_ roof: ([Double]) -> Double) -> [Double] {
-                t.rates.indices.map { i in
-                    let around = roof(t.bracket[i] + t.bracket[i + 1])
-                    return around > 0 ? t.rates[i] * bytesPerToken / 1e9 / around : 0
-                }
+            let bytes = bytesPerToken / 1e9
+            // Each run's read rate over the roof `around(i)` gives run i (0 where there is none).
+            func fractions(_ around: (Int) -> Double) -> [Double] {
+                t.rates.indices.map { i in around(i) > 0 ? t.rates[i] * bytes / around(i) : 0 }
             }
             let best = { (passes: [Double]) in passes.max() ?? 0 }
             let mean = { (passes: [Double]) in passes.reduce(0, +) / Double(max(passes.count, 1)) }
-            let windowRoofs = t.rates.indices.map { i in
-                let around = (t.windows[i] + t.windows[i + 1]) / 2
-                return around > 0 ? t.rates[i] * bytesPerToken / 1e9 / around : 0
-            }
+            func paired(_ roof: ([Double]) -> Double) -> [Double] { fractions { roof(t.bracket[$0] + t.bracket[$0 + 1]) } }
             let fastestWindow = best(t.windows)
             return Measurement(threads: t.threads, tokensPerSecond: rate, runTokensPerSecond: t.rates, decodeSeconds: t.seconds, decodedTokens: t.tokens,
                                readBandwidthGBps: bandwidth[t.threads] ?? 0, roofTokensPerSecond: roof,
                                roofFraction: roof > 0 ? rate / roof : 0, bracketBandwidthGBps: t.bracket.map(best),
                                bracketMeanBandwidthGBps: t.bracket.map(mean), pairedRoofFractions: paired(best),
-                               pairedMeanRoofFractions: paired(mean), windowBandwidthGBps: t.windows, windowRoofFractions: windowRoofs,
-                               windowBestRoofFraction: fastestWindow > 0 ? rate * bytesPerToken / 1e9 / fastestWindow : 0)
+                               pairedMeanRoofFractions: paired(mean), windowBandwidthGBps: t.windows, windowRoofFractions: fractions { (t.windows[$0] + t.windows[$0 + 1]) / 2 },
+                               windowBestRoofFraction: fastestWindow > 0 ? rate * bytes / fastestWindow : 0)
         }
         func named(_ d: [Int: Double]) -> [String: Double] { Dictionary(uniqueKeysWithValues: d.map { (String($0.key), $0.value) }) }
         return Result(model: BenchmarkRecord.absolutePath(modelDirectory), dtype: cost.dtypeName, parameters: cost.parameters,
